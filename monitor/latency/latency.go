@@ -91,8 +91,8 @@ type Metric struct {
 	MaxNS    int64  `json:"max_ns"`
 	MeanNS   int64  `json:"mean_ns"`
 	HDR      string `json:"hdr"`
-	Negative int64  `json:"negative,omitempty"`     // samples below zero, not in the histogram
-	MinNegNS int64  `json:"min_neg_ns,omitempty"`   // the most negative of those
+	Negative int64  `json:"negative,omitempty"`    // samples below zero, not in the histogram
+	MinNegNS int64  `json:"min_neg_ns,omitempty"`  // the most negative of those
 	Overflow int64  `json:"overflow_1h,omitempty"` // samples above 1 h, recorded as 1 h
 }
 
