@@ -1,0 +1,470 @@
+// Package correlate turns decoded messages into latency records: feed
+// latency per tick, tick-to-trade per order (explicit when the order names
+// its tick, else the last tick that host saw before it), order-to-ack per
+// ack, and sequence gaps per feed stream. It keeps the HDR histograms of the
+// whole capture and of each group (feed connection, exchange, trader).
+//
+// Input must come in capture order (the monitor feeds it packet by packet);
+// output events are then in wire order and deterministic.
+//
+// Buffers: byte slices passed in (profile.Fields, payloads) are used during
+// the call only. The correlator keeps a bounded ring of recent ticks per
+// feed connection for explicit matching. Not safe for concurrent use.
+package correlate
+
+import (
+	"bytes"
+	"hash/maphash"
+	"net/netip"
+	"sort"
+
+	"github.com/cloudpcap/cloudpcap/monitor/latency"
+	"github.com/cloudpcap/cloudpcap/monitor/profile"
+	"github.com/cloudpcap/cloudpcap/monitor/stream"
+)
+
+// Match says how an order was tied to its tick.
+type Match uint8
+
+const (
+	MatchNone     Match = iota // no tick seen before the order
+	MatchExplicit              // the order names its tick (tick_feed, tick_seq)
+	MatchLastTick              // the last tick seen by the order's host
+)
+
+func (m Match) String() string {
+	switch m {
+	case MatchExplicit:
+		return "explicit"
+	case MatchLastTick:
+		return "last_tick"
+	}
+	return "none"
+}
+
+// Event is one record of DESIGN.md's events file. Byte slices point into
+// the caller's buffers and are valid only during Sink.Event.
+type Event struct {
+	Kind        profile.Kind
+	Conn        stream.ConnKey
+	WireNS      int64
+	FirstWireNS int64
+	// tick
+	Seq           uint64
+	HasSeq        bool
+	Symbol        []byte
+	ExchNS        int64
+	FeedLatencyNS int64
+	HasExch       bool
+	// order
+	OrderID       []byte
+	TickConn      stream.ConnKey
+	TickSeq       uint64
+	TickWireNS    int64
+	TickToTradeNS int64
+	Match         Match
+	// ack
+	OrderToAckNS int64
+	HasOrder     bool // the ack was paired with an order
+	Status       []byte
+	// optional
+	Payload []byte
+}
+
+// Sink receives events in wire order.
+type Sink interface {
+	Event(*Event) error
+}
+
+// Labels name groups. Empty functions use addresses: the exchange is the
+// server address (or the TLS server name when known), the trader the
+// client's IP address.
+type Labels struct {
+	Exchange func(conn stream.ConnKey) string
+	Trader   func(client netip.Addr) string
+}
+
+// Config sets the correlator's bounds.
+type Config struct {
+	TickRing  int // recent ticks kept per feed connection for explicit matching (default 65536)
+	Labels    Labels
+	WarmupEnd int64 // events before this wire time are emitted but not in the statistics
+}
+
+type tickRec struct {
+	seq    uint64
+	sym    uint64 // hash of the symbol
+	wire   int64
+	hasSeq bool
+}
+
+type feedConn struct {
+	key   stream.ConnKey
+	ring  []tickRec
+	next  int
+	full  bool
+	group *groupStats
+	// gap detection per stream+symbol
+	last map[uint64]uint64
+}
+
+type groupStats struct {
+	set *latency.Set
+}
+
+// connGroups caches the exchange and trader groups of a connection so that
+// the per-message path neither formats names nor allocates.
+type connGroups struct {
+	exchange, trader *groupStats
+}
+
+// Gaps counts sequence anomalies of contiguous streams.
+type Gaps struct {
+	Gaps       int64 `json:"gaps"`         // places where sequence numbers were skipped
+	Missing    int64 `json:"missing"`      // messages skipped in total
+	Duplicates int64 `json:"duplicates"`   // sequence numbers seen again or going back
+	NoExchTime int64 `json:"no_exch_time"` // ticks without an exchange timestamp
+}
+
+// Counts are the correlator's totals.
+type Counts struct {
+	Ticks           int64 `json:"ticks"`
+	Orders          int64 `json:"orders"`
+	OrdersExplicit  int64 `json:"orders_explicit"`
+	OrdersLastTick  int64 `json:"orders_last_tick"`
+	OrdersUnmatched int64 `json:"orders_unmatched"`
+	Acks            int64 `json:"acks"`
+	AcksUnpaired    int64 `json:"acks_unpaired"`
+	Warmup          int64 `json:"warmup_excluded"`
+	Gaps
+}
+
+type hostTick struct {
+	conn stream.ConnKey
+	rec  tickRec
+	ok   bool
+}
+
+// Correlator holds the state of one analysis.
+type Correlator struct {
+	cfg    Config
+	sink   Sink
+	seed   maphash.Seed
+	total  *latency.Set
+	feeds  map[stream.ConnKey]*feedConn
+	groups map[string]map[string]*groupStats // kind -> name -> stats
+	byHost map[netip.Addr]*hostTick
+	conns  map[stream.ConnKey]*connGroups
+	counts Counts
+	ev     Event
+
+	lastFeedRaw []byte
+	lastFeedKey stream.ConnKey
+	lastFeedOK  bool
+}
+
+// New returns a correlator writing events to sink (nil: no events).
+func New(cfg Config, sink Sink) *Correlator {
+	if cfg.TickRing <= 0 {
+		cfg.TickRing = 1 << 16
+	}
+	return &Correlator{
+		cfg:    cfg,
+		sink:   sink,
+		seed:   maphash.MakeSeed(),
+		total:  latency.NewSet(),
+		feeds:  map[stream.ConnKey]*feedConn{},
+		groups: map[string]map[string]*groupStats{"feed_conn": {}, "exchange": {}, "trader": {}},
+		byHost: map[netip.Addr]*hostTick{},
+		conns:  map[stream.ConnKey]*connGroups{},
+	}
+}
+
+func (c *Correlator) group(kind, name string) *groupStats {
+	g := c.groups[kind][name]
+	if g == nil {
+		g = &groupStats{set: latency.NewSet()}
+		c.groups[kind][name] = g
+	}
+	return g
+}
+
+func (c *Correlator) exchange(conn stream.ConnKey) string {
+	if c.cfg.Labels.Exchange != nil {
+		if s := c.cfg.Labels.Exchange(conn); s != "" {
+			return s
+		}
+	}
+	return conn.Server.String()
+}
+
+func (c *Correlator) trader(a netip.Addr) string {
+	if c.cfg.Labels.Trader != nil {
+		if s := c.cfg.Labels.Trader(a); s != "" {
+			return s
+		}
+	}
+	return a.String()
+}
+
+func (c *Correlator) connGroups(conn stream.ConnKey) *connGroups {
+	g := c.conns[conn]
+	if g == nil {
+		g = &connGroups{exchange: c.group("exchange", c.exchange(conn)), trader: c.group("trader", c.trader(conn.Client.Addr()))}
+		c.conns[conn] = g
+	}
+	return g
+}
+
+func (c *Correlator) feed(conn stream.ConnKey) *feedConn {
+	fc := c.feeds[conn]
+	if fc == nil {
+		fc = &feedConn{key: conn, ring: make([]tickRec, c.cfg.TickRing), last: map[uint64]uint64{}}
+		fc.group = c.group("feed_conn", conn.String())
+		c.feeds[conn] = fc
+	}
+	return fc
+}
+
+func (c *Correlator) emit() error {
+	if c.sink == nil {
+		return nil
+	}
+	return c.sink.Event(&c.ev)
+}
+
+func (c *Correlator) inWarmup(wire int64) bool {
+	if wire < c.cfg.WarmupEnd {
+		c.counts.Warmup++
+		return true
+	}
+	return false
+}
+
+// Tick records a feed message f (Kind Tick) on conn, completed on the wire
+// at span.LastNS.
+func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Span, payload []byte) error {
+	c.counts.Ticks++
+	fc := c.feed(conn)
+	symh := maphash.Bytes(c.seed, f.Symbol)
+	if f.HasSeq && f.Contiguous {
+		sk := maphash.Bytes(c.seed, f.Stream) ^ symh*31
+		if last, ok := fc.last[sk]; ok {
+			switch {
+			case f.Seq == last+1:
+			case f.Seq > last+1:
+				c.counts.Gaps.Gaps++
+				c.counts.Missing += int64(f.Seq - last - 1)
+			default:
+				c.counts.Duplicates++
+			}
+		}
+		if last, ok := fc.last[sk]; !ok || f.Seq > last {
+			fc.last[sk] = f.Seq
+		}
+	}
+	rec := tickRec{seq: f.Seq, sym: symh, wire: span.LastNS, hasSeq: f.HasSeq}
+	fc.ring[fc.next] = rec
+	fc.next++
+	if fc.next == len(fc.ring) {
+		fc.next, fc.full = 0, true
+	}
+	ht := c.byHost[conn.Client.Addr()]
+	if ht == nil {
+		ht = &hostTick{}
+		c.byHost[conn.Client.Addr()] = ht
+	}
+	ht.conn, ht.rec, ht.ok = conn, rec, true
+
+	c.ev = Event{Kind: profile.Tick, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS,
+		Seq: f.Seq, HasSeq: f.HasSeq, Symbol: f.Symbol, ExchNS: f.ExchNS, HasExch: f.HasExch, Payload: payload}
+	if f.HasExch {
+		c.ev.FeedLatencyNS = span.LastNS - f.ExchNS
+		if !c.inWarmup(span.LastNS) {
+			c.total.Feed.Record(c.ev.FeedLatencyNS)
+			fc.group.set.Feed.Record(c.ev.FeedLatencyNS)
+			g := c.connGroups(conn)
+			g.exchange.set.Feed.Record(c.ev.FeedLatencyNS)
+			g.trader.set.Feed.Record(c.ev.FeedLatencyNS)
+		}
+	} else {
+		c.counts.NoExchTime++
+	}
+	return c.emit()
+}
+
+// parseConn parses DESIGN.md's conn form "a:p-b:q" (client first).
+func parseConn(b []byte) (stream.ConnKey, bool) {
+	// IPv6 addresses are bracketed and never contain '-'.
+	i := bytes.IndexByte(b, '-')
+	if i < 0 {
+		return stream.ConnKey{}, false
+	}
+	cl, err1 := netip.ParseAddrPort(string(b[:i]))
+	sv, err2 := netip.ParseAddrPort(string(b[i+1:]))
+	if err1 != nil || err2 != nil {
+		return stream.ConnKey{}, false
+	}
+	return stream.ConnKey{Client: cl, Server: sv}, true
+}
+
+func (fc *feedConn) find(seq, sym uint64) (tickRec, bool) {
+	n := fc.next
+	if fc.full {
+		n = len(fc.ring)
+	}
+	for i := 1; i <= n; i++ {
+		j := fc.next - i
+		if j < 0 {
+			j += len(fc.ring)
+		}
+		r := fc.ring[j]
+		if r.hasSeq && r.seq == seq && r.sym == sym {
+			return r, true
+		}
+	}
+	return tickRec{}, false
+}
+
+// OrderRef identifies an order so that its ack can be tied to it.
+type OrderRef struct {
+	WireNS int64
+	Conn   stream.ConnKey
+	valid  bool
+}
+
+// Order records an order request f (Kind Order) on the order connection
+// conn, completed on the wire at span.LastNS. It returns the reference to
+// pass to Ack with the paired response.
+func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.Span, payload []byte) (OrderRef, error) {
+	c.counts.Orders++
+	c.ev = Event{Kind: profile.Order, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS, OrderID: f.OrderID, Payload: payload}
+	var tick tickRec
+	var tickConn stream.ConnKey
+	found := false
+	if f.HasTick && len(f.TickFeed) > 0 {
+		key, ok := c.lastFeedKey, c.lastFeedOK
+		if !bytes.Equal(f.TickFeed, c.lastFeedRaw) {
+			key, ok = parseConn(f.TickFeed)
+			if !ok { // a bare server address "ip:port"
+				if sv, err := netip.ParseAddrPort(string(f.TickFeed)); err == nil {
+					key, ok = stream.ConnKey{Server: sv}, true
+				}
+			}
+			c.lastFeedRaw = append(c.lastFeedRaw[:0], f.TickFeed...)
+			c.lastFeedKey, c.lastFeedOK = key, ok
+		}
+		if ok {
+			symh := maphash.Bytes(c.seed, f.Symbol)
+			candidates := c.candidates(key, conn.Client.Addr())
+			for _, fc := range candidates {
+				if r, ok := fc.find(f.TickSeq, symh); ok && r.wire <= span.LastNS && (!found || r.wire > tick.wire) {
+					tick, tickConn, found = r, fc.key, true
+				}
+			}
+		}
+		if found {
+			c.ev.Match = MatchExplicit
+			c.counts.OrdersExplicit++
+		}
+	}
+	if !found {
+		if ht := c.byHost[conn.Client.Addr()]; ht != nil && ht.ok && ht.rec.wire <= span.LastNS {
+			tick, tickConn, found = ht.rec, ht.conn, true
+			c.ev.Match = MatchLastTick
+			c.counts.OrdersLastTick++
+		}
+	}
+	if !found {
+		c.counts.OrdersUnmatched++
+	} else {
+		c.ev.TickConn, c.ev.TickSeq, c.ev.TickWireNS = tickConn, tick.seq, tick.wire
+		c.ev.TickToTradeNS = span.LastNS - tick.wire
+		if !c.inWarmup(span.LastNS) {
+			c.total.T2T.Record(c.ev.TickToTradeNS)
+			c.feed(tickConn).group.set.T2T.Record(c.ev.TickToTradeNS)
+			g := c.connGroups(conn)
+			g.exchange.set.T2T.Record(c.ev.TickToTradeNS)
+			g.trader.set.T2T.Record(c.ev.TickToTradeNS)
+		}
+	}
+	return OrderRef{WireNS: span.LastNS, Conn: conn, valid: true}, c.emit()
+}
+
+// candidates returns the feed connections an order's tick reference may
+// name: the exact connection, else those to the same server from the
+// order's host, else any to that server.
+func (c *Correlator) candidates(key stream.ConnKey, host netip.Addr) []*feedConn {
+	if fc, ok := c.feeds[key]; ok {
+		return []*feedConn{fc}
+	}
+	var same, any []*feedConn
+	for k, fc := range c.feeds {
+		if k.Server != key.Server {
+			continue
+		}
+		if k.Client.Addr() == host {
+			same = append(same, fc)
+		}
+		any = append(any, fc)
+	}
+	if len(same) > 0 {
+		return same
+	}
+	return any
+}
+
+// Ack records the response f (Kind Ack) to the order ref on conn.
+func (c *Correlator) Ack(conn stream.ConnKey, ref OrderRef, f *profile.Fields, span stream.Span, payload []byte) error {
+	c.counts.Acks++
+	c.ev = Event{Kind: profile.Ack, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS,
+		OrderID: f.OrderID, Status: f.Status, HasOrder: ref.valid, Payload: payload}
+	if !ref.valid {
+		c.counts.AcksUnpaired++
+		return c.emit()
+	}
+	c.ev.OrderToAckNS = span.LastNS - ref.WireNS
+	if !c.inWarmup(ref.WireNS) {
+		c.total.Ack.Record(c.ev.OrderToAckNS)
+		g := c.connGroups(conn)
+		g.exchange.set.Ack.Record(c.ev.OrderToAckNS)
+		g.trader.set.Ack.Record(c.ev.OrderToAckNS)
+	}
+	return c.emit()
+}
+
+// Other emits an event for a message that is neither tick, order nor ack
+// (only worth calling when payloads are wanted).
+func (c *Correlator) Other(conn stream.ConnKey, span stream.Span, payload []byte) error {
+	c.ev = Event{Kind: profile.Other, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS, Payload: payload}
+	return c.emit()
+}
+
+// Counts returns the totals so far.
+func (c *Correlator) Counts() Counts { return c.counts }
+
+// Total returns the histograms of the whole capture.
+func (c *Correlator) Total() *latency.Set { return c.total }
+
+// Groups returns the histograms per group: kind ("feed_conn", "exchange",
+// "trader") -> name -> set, with names sorted by the caller as needed.
+func (c *Correlator) Groups() map[string]map[string]*latency.Set {
+	out := make(map[string]map[string]*latency.Set, len(c.groups))
+	for kind, m := range c.groups {
+		out[kind] = make(map[string]*latency.Set, len(m))
+		for name, g := range m {
+			out[kind][name] = g.set
+		}
+	}
+	return out
+}
+
+// SortedNames returns the keys of a group map in order.
+func SortedNames(m map[string]*latency.Set) []string {
+	n := make([]string, 0, len(m))
+	for k := range m {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}

@@ -1,0 +1,140 @@
+package correlate
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/cloudpcap/cloudpcap/monitor/profile"
+	"github.com/cloudpcap/cloudpcap/monitor/stream"
+)
+
+var (
+	feedA  = stream.ConnKey{Client: netip.MustParseAddrPort("198.18.1.2:40000"), Server: netip.MustParseAddrPort("198.18.0.2:8443")}
+	feedB  = stream.ConnKey{Client: netip.MustParseAddrPort("198.18.1.2:40001"), Server: netip.MustParseAddrPort("198.18.0.6:8443")}
+	orders = stream.ConnKey{Client: netip.MustParseAddrPort("198.18.1.2:40002"), Server: netip.MustParseAddrPort("198.18.0.2:9443")}
+)
+
+func tick(seq uint64, exch int64) *profile.Fields {
+	return &profile.Fields{Kind: profile.Tick, Stream: []byte("btcusdt@trade"), Symbol: []byte("BTCUSDT"), Seq: seq, HasSeq: true, Contiguous: true, ExchNS: exch, HasExch: true}
+}
+
+func TestCorrelation(t *testing.T) {
+	var out bytes.Buffer
+	j := NewJSONL(&out, false)
+	c := New(Config{TickRing: 8}, j)
+	// Ticks on two feeds, seq 1..5 on A with a gap (3 missing), B leads.
+	for _, s := range []struct {
+		conn      stream.ConnKey
+		seq       uint64
+		exch, wir int64
+	}{{feedA, 1, 1000, 3000}, {feedB, 1, 1000, 2500}, {feedA, 2, 2000, 4000}, {feedA, 4, 4000, 6500}, {feedA, 4, 4000, 6600}} {
+		if err := c.Tick(s.conn, tick(s.seq, s.exch), stream.Span{FirstNS: s.wir - 100, LastNS: s.wir}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Explicit order naming feed A seq 2; then one naming nothing (last tick = A seq 4 at 6600).
+	o := &profile.Fields{Kind: profile.Order, OrderID: []byte("o1"), Symbol: []byte("BTCUSDT"), TickFeed: []byte(feedA.String()), TickSeq: 2, HasTick: true}
+	ref1, err := c.Order(orders, o, stream.Span{FirstNS: 7000, LastNS: 7000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2 := &profile.Fields{Kind: profile.Order, OrderID: []byte("o2"), Symbol: []byte("BTCUSDT")}
+	ref2, _ := c.Order(orders, o2, stream.Span{FirstNS: 8000, LastNS: 8000}, nil)
+	// Explicit reference by bare server address works too.
+	o3 := &profile.Fields{Kind: profile.Order, OrderID: []byte("o3"), Symbol: []byte("BTCUSDT"), TickFeed: []byte("198.18.0.6:8443"), TickSeq: 1, HasTick: true}
+	c.Order(orders, o3, stream.Span{FirstNS: 9000, LastNS: 9000}, nil)
+	c.Ack(orders, ref1, &profile.Fields{Kind: profile.Ack, OrderID: []byte("o1"), Status: []byte("NEW")}, stream.Span{FirstNS: 9500, LastNS: 9500}, nil)
+	c.Ack(orders, ref2, &profile.Fields{Kind: profile.Ack, OrderID: []byte("o2"), Status: []byte("NEW")}, stream.Span{FirstNS: 11000, LastNS: 11000}, nil)
+	c.Ack(orders, OrderRef{}, &profile.Fields{Kind: profile.Ack}, stream.Span{LastNS: 12000}, nil)
+	j.Flush()
+
+	cnt := c.Counts()
+	if cnt.Ticks != 5 || cnt.Gaps.Gaps != 1 || cnt.Missing != 1 || cnt.Duplicates != 1 || cnt.OrdersExplicit != 2 || cnt.OrdersLastTick != 1 || cnt.AcksUnpaired != 1 {
+		t.Fatalf("counts %+v", cnt)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 11 {
+		t.Fatalf("%d event lines", len(lines))
+	}
+	var evs []map[string]any
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		evs = append(evs, m)
+	}
+	check := func(i int, k string, want any) {
+		t.Helper()
+		if got := evs[i][k]; got != want {
+			t.Errorf("event %d %s = %v, want %v (%s)", i, k, got, want, lines[i])
+		}
+	}
+	check(0, "feed_latency_ns", 2000.0)
+	check(0, "conn", "198.18.1.2:40000-198.18.0.2:8443")
+	check(0, "first_wire_ns", 2900.0)
+	check(5, "match", "explicit")
+	check(5, "tick_to_trade_ns", 3000.0)
+	check(5, "tick_conn", feedA.String())
+	check(6, "match", "last_tick")
+	check(6, "tick_seq", 4.0)
+	check(6, "tick_to_trade_ns", 1400.0)
+	check(7, "match", "explicit")
+	check(7, "tick_conn", feedB.String())
+	check(7, "tick_to_trade_ns", 6500.0)
+	check(8, "order_to_ack_ns", 2500.0)
+	check(9, "order_to_ack_ns", 3000.0)
+	if _, ok := evs[10]["order_to_ack_ns"]; ok {
+		t.Error("unpaired ack has a latency")
+	}
+	m, _ := c.Total().Metrics()
+	if m["feed_latency"].Count != 5 || m["tick_to_trade"].Count != 3 || m["order_to_ack"].Count != 2 {
+		t.Fatalf("metrics %+v", m)
+	}
+	g := c.Groups()
+	if len(g["feed_conn"]) != 2 || g["feed_conn"][feedA.String()].Feed.Count() != 4 || g["feed_conn"][feedB.String()].T2T.Count() != 1 {
+		t.Fatalf("groups %+v", g["feed_conn"])
+	}
+}
+
+func TestWarmupAndRing(t *testing.T) {
+	c := New(Config{TickRing: 2, WarmupEnd: 2500}, nil)
+	for i := uint64(1); i <= 4; i++ {
+		c.Tick(feedA, tick(i, int64(i)*1000), stream.Span{LastNS: int64(i) * 1000}, nil)
+	}
+	// seq 1 has left the 2-entry ring: the order falls back to the last tick.
+	o := &profile.Fields{Kind: profile.Order, Symbol: []byte("BTCUSDT"), TickFeed: []byte(feedA.String()), TickSeq: 1, HasTick: true}
+	c.Order(orders, o, stream.Span{LastNS: 5000}, nil)
+	cnt := c.Counts()
+	if cnt.OrdersLastTick != 1 || cnt.Warmup != 2 || c.Total().Feed.Count() != 2 {
+		t.Fatalf("%+v feed count %d", cnt, c.Total().Feed.Count())
+	}
+}
+
+func TestJSONStringEscapes(t *testing.T) {
+	in := []byte("a\"b\\c\n<script>\x01\xff\u2028é")
+	out := appendJSONString(nil, in)
+	var s string
+	if err := json.Unmarshal(out, &s); err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	if bytes.Contains(out, []byte("<")) || s != "a\"b\\c\n<script>\x01\ufffd\u2028é" {
+		t.Fatalf("%s -> %q", out, s)
+	}
+}
+
+func TestTickDoesNotAllocate(t *testing.T) {
+	c := New(Config{}, NewJSONL(&bytes.Buffer{}, false))
+	f := tick(1, 1)
+	c.Tick(feedA, f, stream.Span{LastNS: 2}, nil)
+	n := testing.AllocsPerRun(1000, func() {
+		f.Seq++
+		c.Tick(feedA, f, stream.Span{LastNS: 2}, nil)
+	})
+	if n != 0 {
+		t.Fatalf("Tick allocates %v", n)
+	}
+}
