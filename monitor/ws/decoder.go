@@ -272,6 +272,10 @@ func (d *Decoder) beginFrame() bool {
 			d.fail(ErrProtocol, "RSV1 set on a continuation frame")
 			return false
 		}
+		d.tgt = toMessage
+		if d.msgComp {
+			d.tgt = toCompressed
+		}
 	default:
 		d.fail(ErrProtocol, "reserved opcode 0x"+strconv.FormatUint(uint64(d.op), 16))
 		return false
