@@ -43,7 +43,7 @@ func TestIntegrationTshark(t *testing.T) {
 				}
 				f := strings.Split(lines[i], "|")
 				sec, frac, _ := strings.Cut(f[0], ".")
-				ts, _ := strconv.ParseInt(sec+(frac+"000000000")[:9], 10, 64)
+				ts, _ := strconv.ParseInt(sec+(frac + "000000000")[:9], 10, 64)
 				if ts != p.TS {
 					t.Errorf("packet %d: ts %d, tshark %s", p.Index, p.TS, f[0])
 				}
