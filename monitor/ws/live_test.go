@@ -110,7 +110,10 @@ func bin(seed uint64, n int) []byte  { return wsrec.Payload(seed, n, false) }
 
 func sessions() []wsrec.Session {
 	jsonish := func(i int) []byte {
-		return []byte(fmt.Sprintf(`{"stream":"btcusdt@trade","data":{"e":"trade","E":%d,"s":"BTCUSDT","t":%d,"p":"%d.01","q":"0.0%d"}}`, 1700000000000+i, 4000+i, 60000+i%7, i%9))
+		// Over 128 bytes and alike, so that a compressor keeping its
+		// context refers back into earlier messages.
+		return []byte(fmt.Sprintf(`{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":%d,"s":"BTCUSDT","U":%d,"u":%d,"b":[["%d.01","0.0%d"]],"a":[["%d.02","1.5%d"]]}}`,
+			1700000000000+i, 4000+i, 4001+i, 60000+i%7, i%9, 60001+i%5, i%4))
 	}
 	var jsonSteps []wsrec.Step
 	for i := 0; i < 12; i++ {
@@ -120,7 +123,7 @@ func sessions() []wsrec.Session {
 		client := []wsrec.Step{
 			{Op: ws.OpText, Payload: []byte("hello")},
 			{Op: ws.OpBinary, Payload: bin(seed, 100<<10)}, // 64-bit length
-			{Op: ws.OpText, Payload: text(seed+1, 300)},     // 16-bit length
+			{Op: ws.OpText, Payload: text(seed+1, 300)},    // 16-bit length
 			{Op: ws.OpPing},
 			{Op: ws.OpText, Payload: text(seed+2, 9000), Pieces: 4, PingInside: true},
 			{Op: ws.OpBinary, Payload: []byte{}},
@@ -149,7 +152,7 @@ func sessions() []wsrec.Session {
 			if comp == "" {
 				name = lib + "-plain"
 			}
-			out = append(out, wsrec.Session{Name: name, Lib: lib, Compression: comp, WriteBuffer: 1024,
+			out = append(out, wsrec.Session{Name: name, Lib: lib, Compression: comp, WriteBuffer: 1024, Threshold: 64,
 				Client: append(c, jsonSteps...), Server: append(append([]wsrec.Step{}, jsonSteps...), s...)})
 		}
 	}

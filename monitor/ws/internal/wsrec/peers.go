@@ -78,7 +78,7 @@ func coderSend(ctx context.Context, c *coder.Conn, steps []Step, sent *[]Sent) e
 }
 
 func (coderPeer) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, s Session, sent *[]Sent) error {
-	c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: coderMode(s.Compression)})
+	c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: coderMode(s.Compression), CompressionThreshold: s.Threshold})
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (coderPeer) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 
 func (coderPeer) client(ctx context.Context, url string, dial func(context.Context, string, string) (net.Conn, error), s Session, sent *[]Sent) error {
 	hc := &http.Client{Transport: &http.Transport{DialContext: dial}}
-	c, _, err := coder.Dial(ctx, url, &coder.DialOptions{HTTPClient: hc, CompressionMode: coderMode(s.Compression)})
+	c, _, err := coder.Dial(ctx, url, &coder.DialOptions{HTTPClient: hc, CompressionMode: coderMode(s.Compression), CompressionThreshold: s.Threshold})
 	if err != nil {
 		return err
 	}

@@ -158,6 +158,9 @@ type Session struct {
 	// WriteBuffer sets gorilla's write buffer size (frames of streamed
 	// messages are at most this long); 0 keeps the default.
 	WriteBuffer int
+	// Threshold sets coder's CompressionThreshold (smaller messages are
+	// sent uncompressed); 0 keeps its default.
+	Threshold int
 	Client      []Step
 	Server      []Step
 }
