@@ -161,8 +161,8 @@ type Session struct {
 	// Threshold sets coder's CompressionThreshold (smaller messages are
 	// sent uncompressed); 0 keeps its default.
 	Threshold int
-	Client      []Step
-	Server      []Step
+	Client    []Step
+	Server    []Step
 }
 
 // Sent is a message or ping that a side meant to send.
