@@ -181,6 +181,8 @@ type half struct {
 	decrypted bool   // some record decrypted in this direction
 	fails     int    // consecutive decryption failures
 	ccsEarly  bool   // ChangeCipherSpec seen before the version was known
+	deferHS   bool   // c2s: TLS 1.3 ServerHello seen before the ClientHello
+	switchHS  bool   // c2s: switch to handshake keys after this record
 
 	resync     bool // scanning for a record header after a gap
 	lost       int  // bytes lost since the last good record (gap, partial record, skipped)
@@ -457,6 +459,10 @@ func (c *Conn) plaintext(h *half, rec []byte, span stream.Span) {
 	switch rec[0] {
 	case typeHandshake:
 		c.handshake(h, payload)
+		if h.switchHS {
+			h.switchHS = false
+			h.phase = phaseHandshake
+		}
 	case typeChangeCipherSpec:
 		switch c.info.Version {
 		case VersionTLS13:
@@ -636,8 +642,17 @@ func (c *Conn) gen() uint64 {
 // loadKeys sets h.keys for h's phase if the key log has the secret. It sets
 // h.noKey when no key can ever be found.
 func (c *Conn) loadKeys(h *half) bool {
-	if !c.info.HaveClientRandom || c.cfg.Keys == nil {
+	if c.cfg.Keys == nil {
 		h.noKey = true
+		return false
+	}
+	if !c.info.HaveClientRandom {
+		// The ClientHello may still come (the server's bytes were handed
+		// over first); once the client direction started without one, or
+		// lost its start, it never will.
+		if cs := &c.h[stream.ClientToServer]; cs.first || cs.stopped {
+			h.noKey = true
+		}
 		return false
 	}
 	if !c.haveSec || c.waitGen != c.gen() || !c.hasSecretFor(h) {

@@ -46,6 +46,11 @@ func (c *Conn) message(h *half, typ uint8, body []byte) {
 		c.info.OfferedSuites = ch.Suites
 		c.info.OfferedVersions = ch.Versions
 		h.earlyMaybe = ch.EarlyData
+		if h.deferHS {
+			h.deferHS = false
+			h.switchHS = true
+		}
+		c.retryNeeded = true
 	case typ == hsServerHello && h.dir == stream.ServerToClient && h.phase == phasePlain:
 		sh, err := ParseServerHello(body)
 		if err != nil {
@@ -74,7 +79,11 @@ func (c *Conn) message(h *half, typ uint8, body []byte) {
 		cs := &c.h[stream.ClientToServer]
 		if c.info.Version == VersionTLS13 {
 			h.phase = phaseHandshake
-			cs.phase = phaseHandshake
+			if c.info.HaveClientRandom {
+				cs.phase = phaseHandshake
+			} else {
+				cs.deferHS = true // the ClientHello was handed over after the ServerHello
+			}
 			cs.ccsEarly = false
 		} else if cs.ccsEarly {
 			cs.phase = phaseApp
