@@ -331,7 +331,9 @@ func (c *Conn) emit(h *half, m *Message) {
 		return
 	}
 	if m.IsRequest {
-		if m.Upgrade {
+		// The client may send tunnel or WebSocket bytes before the
+		// response says whether the switch happened: hold them.
+		if m.Upgrade || equalFold(m.Method, "CONNECT") {
 			h.state = psHold
 		}
 		return
@@ -358,7 +360,7 @@ func (c *Conn) emit(h *half, m *Message) {
 	case m.StatusCode == 101 || (c.cur.connect && m.StatusCode/100 == 2):
 		c.stats.Tunnels++
 		c.abandon()
-	case c.cur.upgrade && c.h[stream.ClientToServer].state == psHold:
+	case (c.cur.upgrade || c.cur.connect) && c.h[stream.ClientToServer].state == psHold:
 		c.h[stream.ClientToServer].state = psHeader
 		c.release()
 	}
