@@ -358,7 +358,7 @@ func TestNoAllocs(t *testing.T) {
 
 type countHandler struct{ n *int }
 
-func (h countHandler) HTTP(m *httpdec.Message)                   { *h.n++ }
+func (h countHandler) HTTP(m *httpdec.Message)                 { *h.n++ }
 func (h countHandler) WebSocket(dir stream.Dir, m *ws.Message) { *h.n++ }
 
 var _ = strconv.Itoa
