@@ -37,7 +37,7 @@ type testServer struct {
 // startServer runs a server for cfg (key and secret filled in) on
 // 127.0.0.1:0 until the test ends, then checks that Run returned nil and that
 // no goroutine outlived it.
-func startServer(t *testing.T, cfg Config) *testServer {
+func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	if cfg.APIKey == "" {
@@ -72,7 +72,7 @@ func startServer(t *testing.T, cfg Config) *testServer {
 }
 
 // newClient trusts srv's certificate; h2 offers h2 in ALPN as browsers do.
-func newClient(t *testing.T, srv *Server, h2 bool) *http.Client {
+func newClient(t testing.TB, srv *Server, h2 bool) *http.Client {
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.TLSConfig().Certificates[0].Leaf)
 	tr := &http.Transport{
@@ -89,7 +89,7 @@ func newClient(t *testing.T, srv *Server, h2 bool) *http.Client {
 }
 
 // checkGoroutines polls until the goroutine count is back to before.
-func checkGoroutines(t *testing.T, before int) {
+func checkGoroutines(t testing.TB, before int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before {
