@@ -102,7 +102,9 @@ func TestScenarioErrors(t *testing.T) {
 			`quick.yaml:25:22: gate.slo.tick_to_trade.p98: want metric.quantile, for example tick_to_trade.p99`},
 		{"missing name", func(s string) string { return strings.Replace(s, "name: quick\n", "", 1) },
 			`quick.yaml: name: required`},
-		{"bad jitter dist", func(s string) string { return strings.Replace(s, "jitter: 100us", "jitter: 100us\n        jitter_dist: pareto", 1) },
+		{"bad jitter dist", func(s string) string {
+			return strings.Replace(s, "jitter: 100us", "jitter: 100us\n        jitter_dist: pareto", 1)
+		},
 			`quick.yaml:16:22: exchanges.0.link.down.jitter_dist: "pareto": want uniform or normal`},
 		{"bad loss", func(s string) string { return strings.Replace(s, "delay: 1ms", "delay: 1ms\n      loss: 120%", 1) },
 			`quick.yaml:14:13: exchanges.0.link.loss: "120%" is outside 0%..100%`},
