@@ -8,6 +8,10 @@
 // partial last line until its newline arrives. Readers learn of new keys by
 // polling Generation or by waiting on Changed.
 //
+// Traffic secrets after a KeyUpdate (CLIENT_TRAFFIC_SECRET_1.., and
+// OpenSSL's literal CLIENT_TRAFFIC_SECRET_N) are skipped without a warning:
+// they follow from the _0 secrets.
+//
 // Buffers: Load does not keep the caller's bytes; it copies every secret.
 // The slices inside a Secrets returned by Lookup are shared, immutable and
 // must not be modified by the caller.
@@ -21,6 +25,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Label is the kind of a key log line.
@@ -149,6 +154,11 @@ func ParseLine(line []byte) (e Entry, ok bool, err error) {
 	fields := bytes.Fields(line)
 	name := string(fields[0])
 	l, known := ParseLabel(name)
+	if !known && isLaterTrafficSecret(name) {
+		// Secrets after a KeyUpdate (OpenSSL writes them, some versions
+		// literally as "..._N"); they follow from _0, so they are not needed.
+		return Entry{}, false, nil
+	}
 	if !known {
 		if len(name) > 40 {
 			name = name[:40] + "..."
@@ -239,4 +249,30 @@ func (p *parser) feed(data []byte, final bool, fn func(Entry), errs []error) (in
 		p.line++
 	}
 	return n, errs
+}
+
+// isLaterTrafficSecret matches CLIENT_TRAFFIC_SECRET_<n> and
+// SERVER_TRAFFIC_SECRET_<n> for n other than 0, and OpenSSL's "_N".
+func isLaterTrafficSecret(name string) bool {
+	var rest string
+	switch {
+	case strings.HasPrefix(name, "CLIENT_TRAFFIC_SECRET_"):
+		rest = name[len("CLIENT_TRAFFIC_SECRET_"):]
+	case strings.HasPrefix(name, "SERVER_TRAFFIC_SECRET_"):
+		rest = name[len("SERVER_TRAFFIC_SECRET_"):]
+	default:
+		return false
+	}
+	if rest == "N" {
+		return true
+	}
+	if rest == "" || rest == "0" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
