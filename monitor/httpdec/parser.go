@@ -118,7 +118,7 @@ func (h *half) feed(b []byte, span stream.Span) []byte {
 			b = h.trailerLines(b, span)
 		case psUntilClose:
 			if len(h.body)+len(b) > h.c.cfg.MaxBody {
-				h.fail(h.off, ErrTooLarge, "body delimited by close exceeds "+strconv.Itoa(h.c.cfg.MaxBody)+" bytes")
+				h.fail(h.off+int64(h.c.cfg.MaxBody-len(h.body)), ErrTooLarge, "body delimited by close exceeds "+strconv.Itoa(h.c.cfg.MaxBody)+" bytes")
 				continue
 			}
 			h.body = append(h.body, b...)
@@ -301,7 +301,7 @@ func (h *half) chunkSize(b []byte, span stream.Span) []byte {
 		n = i + 1
 	}
 	if len(h.lbuf)+n > 4096 {
-		h.fail(h.off, ErrTooLarge, "chunk-size line exceeds 4096 bytes")
+		h.fail(h.off-int64(len(h.lbuf)), ErrTooLarge, "chunk-size line exceeds 4096 bytes")
 		return b
 	}
 	h.lbuf = append(h.lbuf, b[:n]...)
@@ -362,7 +362,7 @@ func (h *half) trailerLines(b []byte, span stream.Span) []byte {
 			n = i + 1
 		}
 		if len(h.tbuf)+n > h.c.cfg.MaxHeaderBytes {
-			h.fail(h.off, ErrTooLarge, "trailer section exceeds "+strconv.Itoa(h.c.cfg.MaxHeaderBytes)+" bytes")
+			h.fail(h.off-int64(len(h.tbuf)), ErrTooLarge, "trailer section exceeds "+strconv.Itoa(h.c.cfg.MaxHeaderBytes)+" bytes")
 			return b
 		}
 		h.tbuf = append(h.tbuf, b[:n]...)
