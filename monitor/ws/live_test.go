@@ -163,7 +163,7 @@ func sessions() []wsrec.Session {
 // loopback and checks that every message each side sent is decoded exactly,
 // whole, in random pieces and one byte at a time.
 func TestLibraries(t *testing.T) {
-	for _, s := range sessions() {
+	for _, s := range append(sessions(), wsrec.Fixtures()...) {
 		t.Run(s.Name, func(t *testing.T) {
 			res, err := wsrec.Run(context.Background(), s)
 			if err != nil {

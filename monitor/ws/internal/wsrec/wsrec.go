@@ -293,3 +293,41 @@ func split(p []byte, n int) [][]byte {
 	}
 	return out
 }
+
+// Fixtures are the small sessions committed in monitor/ws/testdata as
+// <Name>.wsrec (go run ./monitor/ws/internal/gen).
+func Fixtures() []Session {
+	tick := func(i int) []byte {
+		return []byte(fmt.Sprintf(`{"e":"depthUpdate","E":%d,"s":"BTCUSDT","b":[["60000.%02d","0.5"]],"a":[["60001.%02d","1.25"]],"pad":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}`, 1700000000000+i, i, i))
+	}
+	var ticks []Step
+	for i := 0; i < 4; i++ {
+		ticks = append(ticks, Step{Op: ws.OpText, Payload: tick(i)})
+	}
+	return []Session{
+		{
+			Name: "coder-deflate", Lib: "coder", Compression: "context", Threshold: 64,
+			Client: []Step{
+				{Op: ws.OpText, Payload: []byte(`{"op":"subscribe","args":["btcusdt@depth"]}`)},
+				{Op: ws.OpPing},
+				{Op: ws.OpText, Payload: Payload(1, 600, true), Pieces: 3, PingInside: true},
+				{Op: ws.OpBinary, Payload: Payload(2, 40, false)},
+			},
+			Server: ticks,
+		},
+		{
+			Name: "gorilla-fragments", Lib: "gorilla", WriteBuffer: 256,
+			Client: []Step{
+				{Op: ws.OpText, Payload: Payload(3, 700, true), Pieces: 3, PingInside: true},
+				{Op: ws.OpBinary, Payload: Payload(4, 300, false)},
+				{Op: ws.OpPing},
+			},
+			Server: append([]Step{{Op: ws.OpPing}}, ticks...),
+		},
+		{
+			Name: "gorilla-deflate", Lib: "gorilla", Compression: "nocontext",
+			Client: []Step{{Op: ws.OpText, Payload: []byte(`{"op":"subscribe"}`)}},
+			Server: ticks,
+		},
+	}
+}
