@@ -132,7 +132,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		ConnState:         s.connState,
 	}
 	srv.SetKeepAlivesEnabled(true)
-	s.log.Info("orderapi listening", "addr", ln.Addr().String(), "tls", tlsVersion(s.cfg.TLS.Version),
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", tlsVersion(s.cfg.TLS.Version),
 		"cipher", s.cfg.TLS.Cipher, "ack_delay", s.cfg.AckDelay.String(), "reject_rate", s.cfg.RejectRate,
 		"rate_limit", s.cfg.RateLimit, "max_body", s.maxBody, "api_key", s.cfg.APIKey)
 
