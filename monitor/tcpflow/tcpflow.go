@@ -426,8 +426,7 @@ func (a *Assembler) segment(c *conn, d stream.Dir, seq uint32, data []byte, tail
 	}
 	a.insert(c, d, seq, data, tail, ts)
 	a.drain(c, d, ts)
-	for c.buffered > a.cfg.MaxBuffered {
-		a.skipHole(c, ts)
+	for c.buffered > a.cfg.MaxBuffered && a.skipHole(c, ts) {
 	}
 	a.checkDone(c, d, ts)
 }
@@ -527,8 +526,9 @@ func (a *Assembler) drain(c *conn, d stream.Dir, fillTS int64) {
 }
 
 // skipHole skips the hole before the earliest buffered segment (of either
-// direction, client first on a tie) because the buffer is full.
-func (a *Assembler) skipHole(c *conn, ts int64) {
+// direction, client first on a tie) because the buffer is full. It
+// reports whether there was one.
+func (a *Assembler) skipHole(c *conn, ts int64) bool {
 	d := stream.ClientToServer
 	h0, h1 := &c.half[0], &c.half[1]
 	if len(h0.segs) == 0 || len(h1.segs) > 0 && h1.segs[0].ts < h0.segs[0].ts {
@@ -536,12 +536,13 @@ func (a *Assembler) skipHole(c *conn, ts int64) {
 	}
 	h := &c.half[d]
 	if len(h.segs) == 0 {
-		return
+		return false
 	}
 	a.stats.Overflows++
 	a.gap(c, d, diff(h.segs[0].seq, h.next), ts)
 	a.drain(c, d, ts)
 	a.checkDone(c, d, ts)
+	return true
 }
 
 func (a *Assembler) deliver(c *conn, d stream.Dir, b []byte, ts int64) {
