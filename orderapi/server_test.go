@@ -590,3 +590,55 @@ func TestServerGracefulShutdown(t *testing.T) {
 	ts.client.CloseIdleConnections()
 	checkGoroutines(t, before)
 }
+
+// TestServerConcurrent: many clients at once (run with -race): order ids are
+// unique and the counters add up.
+func TestServerConcurrent(t *testing.T) {
+	const clients, each = 6, 40
+	ts := startServer(t, Config{RejectRate: 0.1, AckDelay: delay.MustParse("uniform:0s-200us"), Seed: 3})
+	var mu sync.Mutex
+	ids := map[uint64]bool{}
+	rejected := 0
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := newClient(t, ts.srv, false)
+			for i := range each {
+				body := strings.Replace(validBody, "t1-000001", fmt.Sprintf("c%d-%d", c, i), 1)
+				now := sign.Timestamp(time.Now())
+				req, _ := http.NewRequest("POST", ts.url+PathOrder, strings.NewReader(body))
+				sign.SetHeaders(req.Header, testKey, now, sign.Sign(testSecret, now, "POST", PathOrder, []byte(body)))
+				resp, err := cl.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var a Ack
+				if err := json.Unmarshal(b, &a); err != nil || resp.StatusCode != 200 || a.ClientOrderID != fmt.Sprintf("c%d-%d", c, i) {
+					t.Errorf("%d %s %v", resp.StatusCode, b, err)
+					return
+				}
+				mu.Lock()
+				if ids[a.OrderID] {
+					t.Errorf("order id %d twice", a.OrderID)
+				}
+				ids[a.OrderID] = true
+				if a.Status == StatusRejected {
+					rejected++
+				}
+				mu.Unlock()
+			}
+			cl.CloseIdleConnections()
+		}()
+	}
+	wg.Wait()
+	st := ts.srv.Stats()
+	if len(ids) != clients*each || st.Accepted+st.Rejected[ReasonBusiness] != clients*each ||
+		st.Rejected[ReasonBusiness] != uint64(rejected) || st.Symbols["BTCUSDT"] != clients*each || st.Connections != clients {
+		t.Errorf("%d ids, %d rejected, stats %+v", len(ids), rejected, st)
+	}
+}
