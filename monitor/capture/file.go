@@ -69,7 +69,9 @@ func (s *Stats) count(p *Packet, file string, kept *[]Warning) {
 		if len(*kept) < maxKeptWarnings {
 			*kept = append(*kept, Warning{File: file, Packet: p.Index, Reason: p.Warn, A: p.WarnA, B: p.WarnB})
 		}
-		return
+		if !p.TCPUsable() {
+			return
+		}
 	}
 	if p.Encap.VXLAN {
 		s.VXLAN++
@@ -223,6 +225,7 @@ func (f *File) ReadInto(p *Packet) error {
 		return f.err
 	}
 	f.index++
+	p.File = f.name
 	p.Index = f.index
 	p.TS = ci.Timestamp.UnixNano()
 	if f.ng != nil {

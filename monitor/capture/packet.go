@@ -70,6 +70,7 @@ type Encap struct {
 // source's buffer and are valid only until the next ReadInto on that source.
 // Copy them if you keep them.
 type Packet struct {
+	File      string          // name of the file (or interface) it came from, for positioned messages
 	Index     uint64          // 1-based number of the packet in its file (or since the live source opened)
 	TS        int64           // capture time, ns since the Unix epoch
 	CapLen    int             // captured length
@@ -98,21 +99,28 @@ type Packet struct {
 	Encap Encap
 
 	// Warn is the problem that stopped decoding this packet, or
-	// ReasonNone; WarnA and WarnB are the numbers its text names.
+	// ReasonNone; WarnA and WarnB are the numbers its text names. With
+	// ReasonTCPOption the TCP header and payload are still valid (see
+	// TCPUsable).
 	Warn         Reason
 	WarnA, WarnB int
+}
+
+// TCPUsable reports whether the packet carries a decoded TCP segment.
+func (p *Packet) TCPUsable() bool {
+	return p.Proto == ProtoTCP && (p.Warn == ReasonNone || p.Warn == ReasonTCPOption)
 }
 
 // Truncated reports whether the snap length cut the frame.
 func (p *Packet) Truncated() bool { return p.CapLen < p.OrigLen }
 
 // Decode fills p's decoded fields from data, a frame of link type lt.
-// It keeps Index, TS, CapLen, OrigLen and Interface, and resets the rest.
+// It keeps File, Index, TS, CapLen, OrigLen and Interface, and resets the rest.
 // Data and Payload alias data. Decode allocates nothing; a frame that
 // cannot be decoded sets p.Warn and returns it.
 func (p *Packet) Decode(lt layers.LinkType, data []byte) Reason {
 	*p = Packet{
-		Index: p.Index, TS: p.TS, CapLen: p.CapLen, OrigLen: p.OrigLen,
+		File: p.File, Index: p.Index, TS: p.TS, CapLen: p.CapLen, OrigLen: p.OrigLen,
 		Interface: p.Interface, LinkType: lt, Data: data, WScale: -1,
 	}
 	p.decodeLink(lt, data, 0)
@@ -427,7 +435,7 @@ func (p *Packet) decodeUDP(b []byte, wire int, depth int) {
 	// Reset the inner fields and decode the inner frame.
 	keep := *p
 	*p = Packet{
-		Index: keep.Index, TS: keep.TS, CapLen: keep.CapLen, OrigLen: keep.OrigLen,
+		File: keep.File, Index: keep.Index, TS: keep.TS, CapLen: keep.CapLen, OrigLen: keep.OrigLen,
 		Interface: keep.Interface, LinkType: keep.LinkType, Data: keep.Data,
 		WScale: -1, Encap: e,
 	}

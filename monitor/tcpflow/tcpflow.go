@@ -254,7 +254,7 @@ func (discard) Close(int64)                    {}
 // ignored. Packets must come in capture order (a capture.Merge gives
 // that for several files).
 func (a *Assembler) Add(p *capture.Packet) {
-	if p.Proto != capture.ProtoTCP || p.Warn != capture.ReasonNone {
+	if !p.TCPUsable() {
 		a.stats.Ignored++
 		return
 	}
