@@ -1,8 +1,13 @@
 package orderapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http/httptest"
+	"time"
+
 	"errors"
+	"github.com/cloudpcap/cloudpcap/orderapi/sign"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -124,6 +129,43 @@ func FuzzParseOrder(f *testing.F) {
 		var a Ack
 		if err := json.Unmarshal(b, &a); err != nil || a.ClientOrderID != o.ClientOrderID || a.TickFeed != o.TickFeed || a.Symbol != o.Symbol {
 			t.Fatalf("ack %s: %v (%+v)", b, err, a)
+		}
+	})
+}
+
+// FuzzHandlerOrder: any signed body through the whole handler gets 200, 400
+// or 413 with a well-formed JSON answer, never a 500.
+func FuzzHandlerOrder(f *testing.F) {
+	for _, c := range orderCases {
+		f.Add([]byte(c.body))
+	}
+	srv, err := New(Config{APIKey: "k", APISecret: "s", MaxBody: 512, RejectRate: 0.3}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := srv.Handler()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		now := sign.Timestamp(time.Now())
+		req := httptest.NewRequest("POST", PathOrder, bytes.NewReader(body))
+		sign.SetHeaders(req.Header, "k", now, sign.Sign("s", now, "POST", PathOrder, body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		switch w.Code {
+		case 200:
+			var a Ack
+			if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || a.OrderID == 0 {
+				t.Fatalf("ack %s: %v", w.Body.Bytes(), err)
+			}
+		case 400, 413:
+			var e errorBody
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Code >= 0 || e.Msg == "" {
+				t.Fatalf("error %d %s: %v", w.Code, w.Body.Bytes(), err)
+			}
+			if w.Code == 413 && len(body) <= 512 {
+				t.Fatalf("413 for %d bytes", len(body))
+			}
+		default:
+			t.Fatalf("status %d: %s", w.Code, w.Body.Bytes())
 		}
 	})
 }
