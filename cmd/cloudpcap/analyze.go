@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/cloudpcap/cloudpcap/monitor/capture"
+	"github.com/cloudpcap/cloudpcap/monitor/correlate"
+	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
+	"github.com/cloudpcap/cloudpcap/monitor/profile"
+)
+
+func init() {
+	register(command{name: "analyze", summary: "measure feed latency, tick-to-trade and order-to-ack in captures (with a TLS key log)", run: runAnalyze})
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments (`analyze cap.pcap --keylog k`).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var keylogs listFlag
+	fs.Var(&keylogs, "keylog", "NSS key log `FILE` (repeatable); pcapng Decryption Secrets Blocks are read too")
+	profName := fs.String("profile", "auto", "message profile: "+strings.Join(profile.Names(), "|")+", or generic with --json-ts")
+	eventsPath := fs.String("events", "", "write events as JSON lines to `FILE.jsonl`")
+	summaryPath := fs.String("summary", "", "write the summary to `FILE.json`")
+	payloads := fs.Bool("payloads", false, "include decoded payloads in events (and events for every message)")
+	jsonTS := fs.String("json-ts", "", "generic profile: dotted path of the exchange timestamp (data.0.ts)")
+	jsonSeq := fs.String("json-seq", "", "generic profile: path of the sequence number")
+	jsonSym := fs.String("json-symbol", "", "generic profile: path of the symbol")
+	tsUnit := fs.String("ts-unit", "auto", "generic profile: s|ms|us|ns|auto|rfc3339")
+	quiet := fs.Bool("q", false, "do not print the table")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cloudpcap analyze CAPTURE... [--keylog FILE] [--profile NAME] [--events FILE.jsonl] [--summary FILE.json] [--payloads]")
+		fs.PrintDefaults()
+	}
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if len(files) == 0 {
+		return &usageError{msg: "analyze: name at least one capture file (pcap or pcapng)"}
+	}
+
+	var prof *profile.Profile
+	if *jsonTS != "" || *profName == "generic" {
+		prof, err = profile.Generic(profile.GenericSpec{TS: *jsonTS, Seq: *jsonSeq, Symbol: *jsonSym, Unit: *tsUnit})
+	} else {
+		prof, err = profile.ByName(*profName)
+	}
+	if err != nil {
+		return &usageError{msg: "--profile: " + err.Error()}
+	}
+
+	keys := keylog.NewStore()
+	for _, k := range keylogs {
+		added, warns, err := keys.LoadFile(k)
+		if err != nil {
+			return fmt.Errorf("--keylog %s: %w", k, err)
+		}
+		for i, w := range warns {
+			if i == 10 {
+				fmt.Fprintf(stderr, "warning: %s: %d more bad lines\n", k, len(warns)-10)
+				break
+			}
+			fmt.Fprintf(stderr, "warning: %v\n", w)
+		}
+		if added == 0 {
+			fmt.Fprintf(stderr, "warning: %s holds no usable secrets\n", k)
+		}
+	}
+
+	var srcs []capture.Source
+	var fileSrcs []*capture.File
+	for _, name := range files {
+		f, err := capture.Open(name)
+		if err != nil {
+			for _, s := range srcs {
+				s.Close()
+			}
+			return err
+		}
+		srcs = append(srcs, f)
+		fileSrcs = append(fileSrcs, f)
+	}
+	src := capture.NewMerge(srcs...)
+	defer src.Close()
+
+	var evw *correlate.JSONL
+	var evf *os.File
+	if *eventsPath != "" {
+		evf, err = os.Create(*eventsPath)
+		if err != nil {
+			return err
+		}
+		defer evf.Close()
+		evw = correlate.NewJSONL(evf, *payloads)
+	}
+	cfg := pipeline.Config{Profile: prof, Keys: keys, Payloads: *payloads}
+	if evw != nil {
+		cfg.Events = evw
+	}
+	pl, err := pipeline.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	dsbLen := make([]int, len(fileSrcs))
+	var pkt capture.Packet
+	var readErr error
+	for n := 0; ; n++ {
+		if n&1023 == 0 && ctx.Err() != nil {
+			readErr = errors.New("interrupted")
+			break
+		}
+		err := src.ReadInto(&pkt)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		for i, f := range fileSrcs { // keys embedded in pcapng (Decryption Secrets Blocks)
+			if kl := f.KeyLog(); len(kl) != dsbLen[i] {
+				keys.Load(f.Name()+" (DSB)", kl[dsbLen[i]:])
+				dsbLen[i] = len(kl)
+			}
+		}
+		pl.Packet(&pkt)
+	}
+	pl.Finish()
+	sum, err := pl.Summary(src.Stats(), files, src.Warnings())
+	if err != nil {
+		return err
+	}
+	if readErr != nil {
+		sum.Partial, sum.Reason = true, readErr.Error()
+	}
+	if evw != nil {
+		if err := evw.Flush(); err != nil {
+			return fmt.Errorf("--events %s: %w", *eventsPath, err)
+		}
+		if err := evf.Close(); err != nil {
+			return fmt.Errorf("--events %s: %w", *eventsPath, err)
+		}
+	}
+	if err := pl.Err(); err != nil {
+		return fmt.Errorf("--events %s: %w", *eventsPath, err)
+	}
+	if *summaryPath != "" {
+		if err := writeJSON(*summaryPath, sum); err != nil {
+			return err
+		}
+	}
+	if !*quiet {
+		sum.WriteTable(stdout)
+	}
+	if !sum.Analysed() {
+		why := "no HTTP or WebSocket message could be decoded"
+		if sum.Decode.RecordsNoKey > 0 {
+			why += " (TLS records had no key: pass the client's key log with --keylog)"
+		}
+		if readErr != nil {
+			why += "; " + readErr.Error()
+		}
+		return errors.New("analyze: nothing to measure: " + why)
+	}
+	if readErr != nil {
+		fmt.Fprintf(stderr, "warning: capture ended early: %v (partial results kept)\n", readErr)
+	}
+	return nil
+}
+
+// writeJSON writes v indented to path (via a temporary file, so a reader
+// never sees half a file).
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
