@@ -90,6 +90,11 @@ func runOrderAPI(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &usageError{msg: "orderapi: " + err.Error()}
 	}
 
+	// A self-signed certificate also names the listen host (a lab address
+	// such as 198.18.0.2), so clients that verify it can.
+	if host, _, err := net.SplitHostPort(*listen); err == nil && host != "" {
+		cfg.TLS.Hosts = append(cfg.TLS.Hosts, host)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := orderapi.New(cfg, log)
 	if err != nil {

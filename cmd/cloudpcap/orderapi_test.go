@@ -86,7 +86,8 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // TestOrderAPICommand runs the subcommand on port 0 with the secret from the
 // environment, finds the address in its log, sends a signed order and stops
-// it by cancelling the context.
+// it by cancelling the context. It listens on 127.0.0.2 (loopback) to see
+// that the self-signed certificate names the listen host.
 func TestOrderAPICommand(t *testing.T) {
 	const secret = "env-secret-7f3a9c"
 	t.Setenv(envAPISecret, secret)
@@ -96,7 +97,7 @@ func TestOrderAPICommand(t *testing.T) {
 	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"orderapi", "--listen", "127.0.0.1:0", "--ack-delay", "uniform:100us-200us", "--tls", "1.2", "--cipher", "aes256gcm"}, io.Discard, &stderr)
+		done <- run(ctx, []string{"orderapi", "--listen", "127.0.0.2:0", "--ack-delay", "uniform:100us-200us", "--tls", "1.2", "--cipher", "aes256gcm"}, io.Discard, &stderr)
 	}()
 	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
 	var addr string
@@ -133,6 +134,9 @@ func TestOrderAPICommand(t *testing.T) {
 	var ack orderapi.Ack
 	if err := json.Unmarshal(b, &ack); resp.StatusCode != 200 || err != nil || ack.Status != orderapi.StatusNew || ack.AckNS-ack.RecvNS < 100_000 {
 		t.Fatalf("order: %d %s (%v)", resp.StatusCode, b, err)
+	}
+	if leaf := resp.TLS.PeerCertificates[0]; leaf.VerifyHostname("127.0.0.2") != nil {
+		t.Errorf("self-signed certificate does not name the listen host: %v", leaf.IPAddresses)
 	}
 	if resp.TLS.Version != tls.VersionTLS12 || !strings.Contains(tls.CipherSuiteName(resp.TLS.CipherSuite), "AES_256_GCM") {
 		t.Errorf("TLS %x %s", resp.TLS.Version, tls.CipherSuiteName(resp.TLS.CipherSuite))
