@@ -212,7 +212,8 @@ type Conn struct {
 	closed   bool
 	missing  bool // some records never found their key
 
-	retryNeeded bool // the ServerHello arrived: waiting records may proceed
+	retryNeeded   bool // a hello arrived: waiting records may proceed
+	noClientHello bool // the client direction began (or lost its start) without a ClientHello
 }
 
 var _ stream.Handler = (*Conn)(nil)
@@ -260,6 +261,7 @@ func (c *Conn) stop(h *half, err error) {
 	}
 	h.stopped = true
 	c.stats.Stopped++
+	c.lostClientHello(h)
 	c.fail(h, h.nrec, err)
 	c.dropPending(h)
 }
@@ -334,12 +336,11 @@ func (c *Conn) checkHeader(h *half) bool {
 	}
 	c.stats.BadRecords++
 	c.fail(h, h.nrec+1, ErrBadHeader)
-	// Rescan from the second byte of the bad header.
-	bad := append([]byte(nil), h.buf[1:]...)
-	h.lost += 1
-	h.buf = h.buf[:0]
+	// Scan again from the second byte of the bad header: scan finds the
+	// remaining 4 bytes in h.buf when the next bytes arrive.
+	h.lost++
+	h.buf = h.buf[:copy(h.buf, h.buf[1:])]
 	h.resync = true
-	c.scan(h, bad, h.bufFirst)
 	return false
 }
 
@@ -352,6 +353,7 @@ func (c *Conn) Gap(dir stream.Dir, n int, ts int64) {
 		return
 	}
 	h.first = true
+	c.lostClientHello(h)
 	h.lost += len(h.buf) + max(n, 0)
 	h.buf = h.buf[:0]
 	h.hs = h.hs[:0]
@@ -410,6 +412,9 @@ func (c *Conn) record(h *half, rec []byte, span stream.Span, fromPending bool) (
 		}
 	}
 	typ := rec[0]
+	if typ != typeHandshake {
+		c.lostClientHello(h)
+	}
 	if h.phase == phasePlain {
 		if typ == typeApplicationData || (h.ccsEarly && typ != typeAlert) {
 			// Encrypted before we know how: the ServerHello has not been seen
@@ -650,7 +655,7 @@ func (c *Conn) loadKeys(h *half) bool {
 		// The ClientHello may still come (the server's bytes were handed
 		// over first); once the client direction started without one, or
 		// lost its start, it never will.
-		if cs := &c.h[stream.ClientToServer]; cs.first || cs.stopped {
+		if c.noClientHello {
 			h.noKey = true
 		}
 		return false
@@ -748,7 +753,12 @@ func (c *Conn) Retry() {
 			h := &c.h[d]
 			for h.pendHead < len(h.pendRecs) && !h.stopped {
 				p := h.pendRecs[h.pendHead]
-				if c.record(h, h.pend[p.off:p.off+p.n], p.span, true) {
+				wait := c.record(h, h.pend[p.off:p.off+p.n], p.span, true)
+				if h.pendHead >= len(h.pendRecs) { // the queue was dropped meanwhile
+					progress = true
+					break
+				}
+				if wait {
 					break
 				}
 				h.pendHead++
@@ -772,5 +782,14 @@ func (c *Conn) Close(ts int64) {
 	c.closed = true
 	for d := range c.h {
 		c.dropPending(&c.h[d])
+	}
+}
+
+// lostClientHello notes that the client direction can no longer deliver a
+// ClientHello, so records waiting for the client random never will get it.
+func (c *Conn) lostClientHello(h *half) {
+	if h.dir == stream.ClientToServer && !c.info.HaveClientRandom && !c.noClientHello {
+		c.noClientHello = true
+		c.retryNeeded = true
 	}
 }

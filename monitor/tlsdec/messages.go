@@ -31,6 +31,9 @@ func (c *Conn) handshake(h *half, p []byte) {
 }
 
 func (c *Conn) message(h *half, typ uint8, body []byte) {
+	if typ != hsClientHello {
+		c.lostClientHello(h)
+	}
 	switch {
 	case typ == hsClientHello && h.dir == stream.ClientToServer && h.phase == phasePlain:
 		ch, err := ParseClientHello(body)
