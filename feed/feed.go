@@ -55,9 +55,12 @@
 // (format.AppendLab: type, stream, seq, ts_ns, symbol, bid, ask, last, size,
 // bid_size, ask_size, side), ts_ns being the scheduled time. --replay FILE
 // reads such lines (any lab-format tick lines; blank lines and lines starting
-// with '#' are skipped) and publishes them at their original spacing divided
-// by Config.Speed, keeping their seq, symbol and prices; the symbols are
-// those of the file. The replay ends after the last line; the server stays up.
+// with '#' are skipped; a symbol's ts_ns must not go back; lines are
+// ordered by ts_ns, stable) and, from the first
+// subscription on (so a client that connects after the start loses nothing),
+// publishes them at their original spacing divided by Config.Speed, keeping
+// their seq, symbol and prices; the symbols are those of the file. The replay
+// ends after the last line; the server stays up.
 //
 // # Slow consumers
 //
