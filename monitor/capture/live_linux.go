@@ -1,0 +1,310 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
+)
+
+// LiveConfig configures a live capture on one interface.
+type LiveConfig struct {
+	Iface string
+	Name  string // label in warnings and stats ("t1/eth0"); default Iface
+	// FrameSize bounds the captured bytes of one frame (snap length);
+	// default 64 KiB + headers, enough for loopback GSO super-segments.
+	FrameSize int
+	// BlockSize and NumBlocks size the TPACKET_V3 ring (default 1 MiB × 32).
+	BlockSize int
+	NumBlocks int
+	// BlockTimeout is how long the kernel may hold a partly filled block
+	// before handing it over (default 1 ms): the bound on how late a packet
+	// reaches the decoder, not on its timestamp (taken at the interface).
+	BlockTimeout time.Duration
+	// PollTimeout is how long ReadInto waits before returning ErrNoPacket
+	// (default 50 ms), so a quiet capture can still do housekeeping.
+	PollTimeout time.Duration
+	Filter      Filter
+}
+
+// ErrNoPacket is returned by Live.ReadInto when no packet came within the
+// poll timeout. It is not an end: call ReadInto again.
+var ErrNoPacket = errors.New("capture: no packet within the poll timeout")
+
+// Live is an AF_PACKET (TPACKET_V3) capture with kernel nanosecond
+// timestamps. It sees both directions of the interface: the timestamp of an
+// outgoing frame is when it passed the interface's tap, of an incoming one
+// when the driver received it. It opens its socket in the network
+// namespace of the calling thread (the lab calls Open from a thread inside
+// the namespace it captures).
+type Live struct {
+	cfg    LiveConfig
+	tp     *afpacket.TPacket
+	stats  Stats
+	warns  []Warning
+	index  uint64
+	mu     sync.Mutex // guards closed and drops for Stats from other goroutines
+	closed bool
+	drops  uint64
+}
+
+// OpenLive opens a live capture.
+func OpenLive(cfg LiveConfig) (*Live, error) {
+	if cfg.Iface == "" {
+		return nil, errors.New("capture: live capture needs an interface")
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Iface
+	}
+	if cfg.FrameSize == 0 {
+		cfg.FrameSize = 1 << 17
+	}
+	if cfg.BlockSize == 0 {
+		cfg.BlockSize = 1 << 20
+	}
+	if cfg.NumBlocks == 0 {
+		cfg.NumBlocks = 32
+	}
+	if cfg.BlockTimeout == 0 {
+		cfg.BlockTimeout = time.Millisecond
+	}
+	if cfg.PollTimeout == 0 {
+		cfg.PollTimeout = 50 * time.Millisecond
+	}
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(cfg.Iface),
+		afpacket.OptFrameSize(cfg.FrameSize),
+		afpacket.OptBlockSize(cfg.BlockSize),
+		afpacket.OptNumBlocks(cfg.NumBlocks),
+		afpacket.OptBlockTimeout(cfg.BlockTimeout),
+		afpacket.OptPollTimeout(cfg.PollTimeout),
+		afpacket.TPacketVersion3,
+		afpacket.SocketRaw,
+	)
+	if err != nil {
+		return nil, fmt.Errorf("capture: AF_PACKET on %s: %w (needs root or CAP_NET_RAW)", cfg.Name, err)
+	}
+	if prog, err := cfg.Filter.Program(); err != nil {
+		tp.Close()
+		return nil, err
+	} else if prog != nil {
+		if err := tp.SetBPF(prog); err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("capture: BPF filter on %s: %w", cfg.Name, err)
+		}
+	}
+	if err := tp.InitSocketStats(); err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("capture: socket stats on %s: %w", cfg.Name, err)
+	}
+	return &Live{cfg: cfg, tp: tp}, nil
+}
+
+// ReadInto waits for the next frame. It returns ErrNoPacket after the poll
+// timeout and io.EOF once Close was called. The packet's Data aliases the
+// kernel ring and is valid until the next ReadInto.
+func (l *Live) ReadInto(p *Packet) error {
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return io.EOF
+	}
+	data, ci, err := l.tp.ZeroCopyReadPacketData()
+	if err != nil {
+		if errors.Is(err, afpacket.ErrTimeout) {
+			return ErrNoPacket
+		}
+		l.mu.Lock()
+		closed = l.closed
+		l.mu.Unlock()
+		if closed {
+			return io.EOF
+		}
+		return &ReadError{File: l.cfg.Name, Packet: l.index + 1, Err: err}
+	}
+	l.index++
+	p.File = l.cfg.Name
+	p.Index = l.index
+	p.TS = ci.Timestamp.UnixNano()
+	p.CapLen = len(data)
+	p.OrigLen = max(ci.Length, len(data))
+	p.Interface = 0
+	p.Decode(layers.LinkTypeEthernet, data)
+	l.stats.count(p, l.cfg.Name, &l.warns)
+	return nil
+}
+
+// Stats returns the counts so far, including the kernel's drops. Call it
+// from the reading goroutine (Drops may be read from any goroutine via Drops).
+func (l *Live) Stats() Stats {
+	s := l.stats
+	s.Drops = l.Drops()
+	return s
+}
+
+// Drops returns the frames the kernel dropped because the ring was full.
+func (l *Live) Drops() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		if _, v3, err := l.tp.SocketStats(); err == nil {
+			l.drops = uint64(v3.Drops())
+		}
+	}
+	return l.drops
+}
+
+// Warnings returns the first per-packet problems.
+func (l *Live) Warnings() []Warning { return l.warns }
+
+// Name is the label of the capture.
+func (l *Live) Name() string { return l.cfg.Name }
+
+// Close stops the capture; a ReadInto in progress returns io.EOF after at
+// most the poll timeout.
+func (l *Live) Close() error {
+	l.Drops()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	l.tp.Close()
+	return nil
+}
+
+// Filter selects what a live capture keeps, compiled to classic BPF here
+// (no libpcap): IPv4 and IPv6 TCP on the given ports (any port when empty),
+// plus UDP to VXLANPort (mirror sessions) when it is set.
+type Filter struct {
+	TCPPorts  []uint16
+	VXLANPort uint16
+	All       bool // keep everything (no filter)
+}
+
+// Program returns the BPF program, or nil for All.
+func (f Filter) Program() ([]bpf.RawInstruction, error) {
+	if f.All {
+		return nil, nil
+	}
+	const accept, reject = "accept", "reject"
+	// A tiny assembler with symbolic jump targets.
+	type ins struct {
+		i           bpf.Instruction
+		jt, jf, lbl string
+	}
+	var prog []ins
+	emit := func(i bpf.Instruction) { prog = append(prog, ins{i: i}) }
+	jeq := func(v uint32, jt, jf string) {
+		prog = append(prog, ins{i: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: jt, jf: jf})
+	}
+	label := func(l string) { prog = append(prog, ins{lbl: l}) }
+	portCheck := func(off uint32) {
+		// X holds the transport header offset; compare source and destination ports.
+		for _, port := range f.TCPPorts {
+			emit(bpf.LoadIndirect{Off: off, Size: 2})
+			jeq(uint32(port), accept, "")
+			emit(bpf.LoadIndirect{Off: off + 2, Size: 2})
+			jeq(uint32(port), accept, "")
+		}
+		emit(bpf.Jump{Skip: 0})
+		prog[len(prog)-1].jt = reject
+	}
+	// ethertype
+	emit(bpf.LoadAbsolute{Off: 12, Size: 2})
+	jeq(0x0800, "", "v6")
+	// IPv4: protocol
+	emit(bpf.LoadAbsolute{Off: 23, Size: 1})
+	jeq(6, "", "v4udp")
+	if len(f.TCPPorts) == 0 {
+		emit(bpf.Jump{})
+		prog[len(prog)-1].jt = accept
+	} else {
+		emit(bpf.LoadMemShift{Off: 14})
+		portCheck(14)
+	}
+	label("v4udp")
+	if f.VXLANPort != 0 {
+		emit(bpf.LoadAbsolute{Off: 23, Size: 1})
+		jeq(17, "", reject)
+		emit(bpf.LoadMemShift{Off: 14})
+		emit(bpf.LoadIndirect{Off: 16, Size: 2})
+		jeq(uint32(f.VXLANPort), accept, reject)
+	} else {
+		emit(bpf.Jump{})
+		prog[len(prog)-1].jt = reject
+	}
+	label("v6")
+	emit(bpf.LoadAbsolute{Off: 12, Size: 2})
+	jeq(0x86dd, "", reject)
+	emit(bpf.LoadAbsolute{Off: 20, Size: 1}) // next header (no extension headers)
+	jeq(6, "", "v6udp")
+	if len(f.TCPPorts) == 0 {
+		emit(bpf.Jump{})
+		prog[len(prog)-1].jt = accept
+	} else {
+		emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 54})
+		portCheck(0)
+	}
+	label("v6udp")
+	if f.VXLANPort != 0 {
+		emit(bpf.LoadAbsolute{Off: 20, Size: 1})
+		jeq(17, "", reject)
+		emit(bpf.LoadAbsolute{Off: 56, Size: 2})
+		jeq(uint32(f.VXLANPort), accept, reject)
+	} else {
+		emit(bpf.Jump{})
+		prog[len(prog)-1].jt = reject
+	}
+	label(accept)
+	emit(bpf.RetConstant{Val: 0x40000})
+	label(reject)
+	emit(bpf.RetConstant{Val: 0})
+
+	// Resolve labels to instruction indices.
+	pos := map[string]int{}
+	n := 0
+	for _, p := range prog {
+		if p.lbl != "" {
+			pos[p.lbl] = n
+			continue
+		}
+		n++
+	}
+	var out []bpf.Instruction
+	idx := 0
+	for _, p := range prog {
+		if p.lbl != "" {
+			continue
+		}
+		rel := func(l string) uint8 {
+			if l == "" {
+				return 0
+			}
+			return uint8(pos[l] - idx - 1)
+		}
+		switch i := p.i.(type) {
+		case bpf.JumpIf:
+			i.SkipTrue, i.SkipFalse = rel(p.jt), rel(p.jf)
+			out = append(out, i)
+		case bpf.Jump:
+			i.Skip = uint32(rel(p.jt))
+			out = append(out, i)
+		default:
+			out = append(out, p.i)
+		}
+		idx++
+	}
+	raw, err := bpf.Assemble(out)
+	if err != nil {
+		return nil, fmt.Errorf("capture: BPF filter: %w", err)
+	}
+	return raw, nil
+}
