@@ -375,3 +375,21 @@ func TestGarbageResync(t *testing.T) {
 		t.Fatalf("plaintext differs after garbage")
 	}
 }
+
+// A server that wants a group the client sent no key share for answers with
+// a HelloRetryRequest; the client's second ClientHello (after a
+// compatibility ChangeCipherSpec) is plaintext and the handshake goes on.
+func TestHelloRetryRequest(t *testing.T) {
+	s, err := tlstest.Go(tlstest.GoOptions{Messages: testMessages, ServerCurves: []tls.CurveID{tls.CurveP384}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	c := NewConn(stream.ConnKey{}, Config{Keys: storeFor(t, s)}, col)
+	feed(c, s, 0, 0)
+	c.Close(0)
+	checkSession(t, c, col, s)
+	if info := c.Info(); !info.HelloRetry || info.Version != VersionTLS13 {
+		t.Fatalf("info %+v", info)
+	}
+}

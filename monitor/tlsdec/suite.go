@@ -75,6 +75,10 @@ type recordKeys struct {
 	tls13  bool
 	secret []byte // TLS 1.3 traffic secret, for KeyUpdate
 	s      *suite
+	// Scratch space for open: arrays passed to an interface method would
+	// escape, so they live here rather than on the stack.
+	nonce [12]byte
+	aad   [13]byte
 }
 
 func newAEAD(s *suite, key []byte) (cipher.AEAD, error) {
@@ -134,8 +138,7 @@ func (k *recordKeys) explicitNonceLen() int {
 // included; the plaintext is returned as a subslice of rec. For TLS 1.3 the
 // returned type is the inner content type. It does not advance seq.
 func (k *recordKeys) open(rec []byte, seq uint64) (typ uint8, plain []byte, err error) {
-	var nonce [12]byte
-	var aad [13]byte
+	nonce, aad := &k.nonce, &k.aad
 	hdr, payload := rec[:5], rec[5:]
 	overhead := k.aead.Overhead()
 	switch {
@@ -143,7 +146,7 @@ func (k *recordKeys) open(rec []byte, seq uint64) (typ uint8, plain []byte, err 
 		if len(payload) < overhead+1 {
 			return 0, nil, errShort
 		}
-		xorSeq(&nonce, &k.iv, seq)
+		xorSeq(nonce, &k.iv, seq)
 		out, err := k.aead.Open(payload[:0], nonce[:], payload, hdr)
 		if err != nil {
 			return 0, nil, errAuth
@@ -167,7 +170,7 @@ func (k *recordKeys) open(rec []byte, seq uint64) (typ uint8, plain []byte, err 
 		if len(payload) < overhead {
 			return 0, nil, errShort
 		}
-		xorSeq(&nonce, &k.iv, seq)
+		xorSeq(nonce, &k.iv, seq)
 	}
 	n := len(payload) - overhead
 	putUint64(aad[:8], seq)

@@ -155,6 +155,7 @@ type GoOptions struct {
 	CipherSuites []uint16 // TLS 1.2 suites offered
 	Messages     [][]byte // each is sent by the client and answered by the server
 	ALPN         string
+	ServerCurves []tls.CurveID // server key exchange preferences; one the client sends no key share for forces a HelloRetryRequest
 }
 
 // Reply is the server's answer to a message in Go sessions.
@@ -179,10 +180,11 @@ func Go(o GoOptions) (*Session, error) {
 		protos = []string{o.ALPN}
 	}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MaxVersion:   o.MaxVersion,
-		CipherSuites: o.CipherSuites,
-		NextProtos:   protos,
+		Certificates:     []tls.Certificate{cert},
+		MaxVersion:       o.MaxVersion,
+		CipherSuites:     o.CipherSuites,
+		NextProtos:       protos,
+		CurvePreferences: o.ServerCurves,
 	})
 	if err != nil {
 		return nil, err
