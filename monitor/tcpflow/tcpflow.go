@@ -57,9 +57,10 @@ type Config struct {
 	// IdleTimeout closes a connection that saw no packet for this long in
 	// capture time. Default 2 minutes.
 	IdleTimeout time.Duration
-	// CloseWait is how long, after both FINs, a hole may still be filled
-	// (reordering) before it is skipped; it is also how long a closed
-	// connection's late packets are recognised and dropped. Default 1 s.
+	// CloseWait is how long, after a FIN, a hole before it may still be
+	// filled (reordering, retransmission) before it is skipped; it is also
+	// how long a closed connection's late packets are recognised and
+	// dropped. Default 1 s.
 	CloseWait time.Duration
 	// ServerPorts are ports judged to be the server's when a connection is
 	// joined mid-stream, added to the built-in 80, 443, 8080, 8443, 9443.
@@ -211,16 +212,15 @@ func makePair(a, b netip.AddrPort) pairKey {
 }
 
 type conn struct {
-	key         stream.ConnKey
-	pair        pairKey
-	h           stream.Handler
-	half        [2]half
-	buffered    int   // out-of-order bytes held, both directions
-	last        int64 // capture time of the last packet
-	finDeadline int64 // both FINs seen with a hole: skip it at this time
-	closed      bool
-	closedAt    int64
-	gone        bool // replaced by a new connection on the same pair
+	key      stream.ConnKey
+	pair     pairKey
+	h        stream.Handler
+	half     [2]half
+	buffered int   // out-of-order bytes held, both directions
+	last     int64 // capture time of the last packet
+	closed   bool
+	closedAt int64
+	gone     bool // replaced by a new connection on the same pair
 }
 
 type half struct {
@@ -229,6 +229,7 @@ type half struct {
 	fin    bool
 	finSeq uint32 // sequence number of the FIN
 	done   bool   // every byte up to the FIN was delivered or skipped
+	finBy  int64  // FIN seen with a hole before it: skip the hole at this capture time
 	segs   []seg  // out-of-order segments, sorted, not overlapping
 }
 
@@ -580,8 +581,21 @@ func (a *Assembler) checkDone(c *conn, d stream.Dir, ts int64) {
 		a.close(c, ts, &a.stats.ClosedFIN)
 		return
 	}
-	if c.half[0].fin && c.half[1].fin && c.finDeadline == 0 {
-		c.finDeadline = ts + int64(a.cfg.CloseWait)
+	if h.fin && !h.done && h.finBy == 0 {
+		h.finBy = ts + int64(a.cfg.CloseWait)
+	}
+}
+
+// finishHalf skips the holes left before direction d's FIN.
+func (a *Assembler) finishHalf(c *conn, d stream.Dir, ts int64) {
+	h := &c.half[d]
+	for len(h.segs) > 0 && !h.done {
+		a.gap(c, d, diff(h.segs[0].seq, h.next), ts)
+		a.drain(c, d, ts)
+	}
+	if h.fin && !h.done {
+		a.gap(c, d, diff(h.finSeq, h.next), ts)
+		h.done = true
 	}
 }
 
@@ -591,15 +605,8 @@ func (a *Assembler) close(c *conn, ts int64, counter *uint64) {
 		return
 	}
 	for d := stream.ClientToServer; d <= stream.ServerToClient; d++ {
+		a.finishHalf(c, d, ts)
 		h := &c.half[d]
-		for len(h.segs) > 0 && !h.done {
-			a.gap(c, d, diff(h.segs[0].seq, h.next), ts)
-			a.drain(c, d, ts)
-		}
-		if h.fin && !h.done {
-			a.gap(c, d, diff(h.finSeq, h.next), ts)
-			h.done = true
-		}
 		for _, s := range h.segs {
 			a.release(s.data)
 		}
@@ -619,18 +626,23 @@ func (a *Assembler) forget(c *conn) {
 	c.gone = true // the next sweep drops it from order
 }
 
-// sweep closes idle connections and those whose FIN hole waited long
-// enough, and forgets connections closed more than CloseWait ago.
+// sweep skips the holes before FINs that waited CloseWait, closes idle
+// connections, and forgets connections closed more than CloseWait ago.
 func (a *Assembler) sweep(now int64) {
 	idle, wait := int64(a.cfg.IdleTimeout), int64(a.cfg.CloseWait)
 	keep := a.order[:0]
 	for _, c := range a.order {
-		switch {
-		case c.closed:
-		case c.finDeadline != 0 && now >= c.finDeadline:
-			a.close(c, now, &a.stats.ClosedFIN)
-		case now-c.last >= idle:
-			a.close(c, now, &a.stats.ClosedIdle)
+		if !c.closed {
+			for d := stream.ClientToServer; d <= stream.ServerToClient; d++ {
+				if h := &c.half[d]; h.finBy != 0 && !h.done && now >= h.finBy {
+					at := h.finBy // the time we gave up, whatever the sweep's
+					a.finishHalf(c, d, at)
+					a.checkDone(c, d, at)
+				}
+			}
+		}
+		if !c.closed && now-c.last >= idle {
+			a.close(c, c.last+idle, &a.stats.ClosedIdle)
 		}
 		if c.gone || c.closed && now-c.closedAt >= wait {
 			if a.conns[c.pair] == c {
@@ -645,7 +657,8 @@ func (a *Assembler) sweep(now int64) {
 }
 
 // FlushIdle closes connections idle since before now-IdleTimeout (capture
-// time). Add does this by itself as capture time advances; call FlushIdle
+// time), at the time they reached the timeout, and skips holes before FINs
+// that waited CloseWait, at that time. Add does this by itself as capture time advances; call FlushIdle
 // when no packets come (a quiet live capture).
 func (a *Assembler) FlushIdle(now int64) { a.sweep(now) }
 

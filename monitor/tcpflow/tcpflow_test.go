@@ -157,10 +157,20 @@ func TestSegments(t *testing.T) {
 		{name: "dropped segment skipped at FIN", cfg: Config{CloseWait: time.Millisecond}, pkts: withOpen(
 			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, PA, "ghi", 11, 0},
 			pk{true, 10, 101, FA, "", 12, 0}, pk{false, 101, 4, FA, "", 13, 0}),
-			c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@1000013", "ghi@1000013"}, closed: 1000013,
+			c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@1000012", "ghi@1000012"}, closed: 1000012,
 			stats: func(s Stats) string {
 				if s.Gaps != 1 || s.GapBytes != 3 || s.ClosedFIN != 1 {
 					return "want one 3-byte gap, closed by FIN after CloseWait"
+				}
+				return ""
+			}},
+		{name: "hole before one FIN skipped while the other side goes on", cfg: Config{CloseWait: time.Millisecond}, pkts: withOpen(
+			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, FA, "ghi", 11, 0},
+			pk{false, 101, 4, PA, "r1", 1_000_010, 0}, pk{false, 103, 4, PA, "r2", 200_000_000, 0}),
+			flush: true, c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@1000011", "ghi@1000011"}, s2c: "r1r2", closed: 99,
+			stats: func(s Stats) string {
+				if s.ClosedFlush != 1 || s.Gaps != 1 {
+					return "want the c2s hole skipped after CloseWait and the connection open until Flush"
 				}
 				return ""
 			}},
@@ -240,7 +250,7 @@ func TestSegments(t *testing.T) {
 				a.Add(&p)
 			}
 			if !tt.flush && tt.closed > 1000 {
-				a.FlushIdle(tt.closed) // advance capture time past CloseWait
+				a.FlushIdle(tt.closed + 1) // advance capture time past CloseWait
 			}
 			if tt.flush {
 				a.Flush(99)
@@ -346,7 +356,7 @@ func TestIdleAndReuse(t *testing.T) {
 	// Another connection keeps time moving; the first goes idle.
 	other := capture.Packet{Proto: capture.ProtoTCP, Src: netip.MustParseAddrPort("10.9.9.9:1000"), Dst: srv, Flags: PA, Payload: []byte("z"), PayloadLen: 1, Seq: 1, TS: 2000 * ms}
 	add(other)
-	if rs.conns[0].closed != 2000*ms || a.Stats().ClosedIdle != 1 {
+	if rs.conns[0].closed != 1010*ms || a.Stats().ClosedIdle != 1 {
 		t.Fatalf("first connection closed at %d, stats %+v", rs.conns[0].closed, a.Stats())
 	}
 	// Same ports again with a new SYN: a new connection.
