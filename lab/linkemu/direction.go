@@ -148,9 +148,14 @@ func (d *direction) pop() *frame {
 
 // receiveLoop reads frames until stop is signalled or the socket fails.
 func (d *direction) receiveLoop(stop eventfd) error {
+	// Never unlocked: the thread's scheduling policy and timer slack are
+	// changed, so the runtime discards it when the loop returns.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	setThreadPriority(d.cfg.RealtimePriority)
+	// One above the release threads, so a spinning release thread cannot
+	// keep frames from being received.
+	if p := d.cfg.RealtimePriority; p > 0 {
+		setThreadPriority(min(p+1, 99))
+	}
 	fds := []unix.PollFd{{Fd: int32(d.rx.fd), Events: unix.POLLIN}, {Fd: int32(stop), Events: unix.POLLIN}}
 	for {
 		mask, err := wait(fds, -1)
@@ -196,6 +201,7 @@ func (d *direction) admit(n int, ts int64) {
 		d.c.clockFallback.Add(1)
 		ts = now
 	}
+	d.c.recordReceive(now - ts)
 	wire, gso := wireLen(d.rx.buf[:n])
 	if gso {
 		d.c.gso.Add(1)
@@ -234,8 +240,9 @@ func (d *direction) admit(n int, ts int64) {
 // timer slack 1 ns) until SpinWindow before the earliest due time and
 // busy-waits the rest, on a locked OS thread.
 func (d *direction) releaseLoop(stop eventfd) error {
+	// Never unlocked: the thread's scheduling policy and timer slack are
+	// changed, so the runtime discards it when the loop returns.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 	setThreadPriority(d.cfg.RealtimePriority)
 	spin := int64(d.cfg.SpinWindow)

@@ -50,6 +50,10 @@ type DirStats struct {
 	// ReleaseError is the emulator's own error: release time minus due time
 	// of every forwarded frame.
 	ReleaseError ErrorStats `json:"release_error"`
+	// ReceiveLatency is the time from a frame's kernel receive timestamp
+	// to its admission by the receive loop; a frame whose receive latency
+	// exceeds its delay cannot be released on time.
+	ReceiveLatency ErrorStats `json:"receive_latency"`
 }
 
 // ErrorStats summarises the release error distribution.
@@ -68,24 +72,43 @@ type counters struct {
 	dropLoss, dropQueue, dropOversize, sendErr atomic.Uint64
 	late, gso, clockFallback, kernelDrops      atomic.Uint64
 	mu                                         sync.Mutex
-	hist                                       *hdrhistogram.Histogram
+	hist, rxHist                               *hdrhistogram.Histogram
 }
 
 func newCounters() *counters {
 	// 1 ns to 10 s at 3 significant digits.
-	return &counters{hist: hdrhistogram.New(1, int64(10*time.Second), 3)}
+	return &counters{
+		hist:   hdrhistogram.New(1, int64(10*time.Second), 3),
+		rxHist: hdrhistogram.New(1, int64(10*time.Second), 3),
+	}
 }
 
+func clampNs(ns int64) int64 { return min(max(ns, 1), int64(10*time.Second)) }
+
 func (c *counters) recordError(ns int64) {
-	if ns < 1 {
-		ns = 1
-	}
-	if ns > int64(10*time.Second) {
-		ns = int64(10 * time.Second)
-	}
 	c.mu.Lock()
-	_ = c.hist.RecordValue(ns) // cannot fail: ns is clamped to the range
+	_ = c.hist.RecordValue(clampNs(ns)) // cannot fail: clamped to the range
 	c.mu.Unlock()
+}
+
+func (c *counters) recordReceive(ns int64) {
+	c.mu.Lock()
+	_ = c.rxHist.RecordValue(clampNs(ns))
+	c.mu.Unlock()
+}
+
+func summarise(h *hdrhistogram.Histogram) ErrorStats {
+	if h.TotalCount() == 0 {
+		return ErrorStats{}
+	}
+	return ErrorStats{
+		Count:  h.TotalCount(),
+		P50Ns:  h.ValueAtQuantile(50),
+		P90Ns:  h.ValueAtQuantile(90),
+		P99Ns:  h.ValueAtQuantile(99),
+		MaxNs:  h.Max(),
+		MeanNs: int64(h.Mean()),
+	}
 }
 
 func (c *counters) snapshot() DirStats {
@@ -103,17 +126,8 @@ func (c *counters) snapshot() DirStats {
 		ClockFallback:   c.clockFallback.Load(),
 	}
 	c.mu.Lock()
-	h := c.hist
-	if n := h.TotalCount(); n > 0 {
-		s.ReleaseError = ErrorStats{
-			Count:  n,
-			P50Ns:  h.ValueAtQuantile(50),
-			P90Ns:  h.ValueAtQuantile(90),
-			P99Ns:  h.ValueAtQuantile(99),
-			MaxNs:  h.Max(),
-			MeanNs: int64(h.Mean()),
-		}
-	}
+	s.ReleaseError = summarise(c.hist)
+	s.ReceiveLatency = summarise(c.rxHist)
 	c.mu.Unlock()
 	return s
 }

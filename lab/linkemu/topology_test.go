@@ -219,7 +219,7 @@ func listNamespaces(prefix string) []string {
 // ends.
 func (c *chain) startEmu(t *testing.T, l Link) *Emulator {
 	t.Helper()
-	e, err := Start(Config{Netns: c.nsE, A: "ea", B: "eb", Link: l})
+	e, err := Start(Config{Netns: c.nsE, A: "ea", B: "eb", Link: l, RealtimePriority: rtPrio})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,3 +327,5 @@ func inetChecksum(b []byte) uint16 {
 	}
 	return ^uint16(s)
 }
+
+var rtPrio = 10
