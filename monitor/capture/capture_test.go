@@ -431,6 +431,24 @@ func TestReadIntoAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocs per ReadInto", allocs)
 	}
+	// pcapng, two interfaces with different link types, sections repeated.
+	raw, err := os.ReadFile("testdata/two-if.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err = NewFile("mem.pcapng", bytes.NewReader(bytes.Repeat(raw, 300)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ReadInto(&p)
+	allocs = testing.AllocsPerRun(5000, func() {
+		if err := f.ReadInto(&p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("pcapng: %v allocs per ReadInto", allocs)
+	}
 }
 
 func BenchmarkDecode(b *testing.B) {
