@@ -79,6 +79,11 @@ func newClient(t testing.TB, srv *Server, h2 bool) *http.Client {
 		TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
 		ForceAttemptHTTP2:   h2,
 		MaxIdleConnsPerHost: 4,
+		// One connection per client: otherwise net/http may dial a second
+		// one when a request starts before the previous connection is back
+		// in its idle pool, and connection counts would not show whether
+		// the server kept the connection alive.
+		MaxConnsPerHost: 1,
 	}
 	if h2 {
 		tr.TLSClientConfig.NextProtos = []string{"h2", "http/1.1"}
