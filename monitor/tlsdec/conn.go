@@ -181,6 +181,7 @@ type half struct {
 	decrypted bool   // some record decrypted in this direction
 	fails     int    // consecutive decryption failures
 	ccsEarly  bool   // ChangeCipherSpec seen before the version was known
+	scratch   []byte // copy of a handshake-phase record, for a second try
 	deferHS   bool   // c2s: TLS 1.3 ServerHello seen before the ClientHello
 	switchHS  bool   // c2s: switch to handshake keys after this record
 
@@ -205,7 +206,8 @@ type Conn struct {
 	suite    *suite
 	secrets  keylog.Secrets
 	haveSec  bool
-	waitGen  uint64 // store generation when keys were last missing
+	waitGen  uint64 // store generation when secrets were last looked up
+	retryGen uint64 // store generation when Data last retried
 	errs     []error
 	nerrs    int
 	doneSent bool
@@ -272,8 +274,11 @@ func (c *Conn) Data(dir stream.Dir, b []byte, ts int64) {
 	if c.closed || h.stopped {
 		return
 	}
-	if h.pendHead < len(h.pendRecs) && c.cfg.Keys != nil && c.cfg.Keys.Generation() != c.waitGen {
-		c.Retry()
+	if h.pendHead < len(h.pendRecs) && c.cfg.Keys != nil {
+		if g := c.cfg.Keys.Generation(); g != c.retryGen {
+			c.retryGen = g
+			c.Retry()
+		}
 	}
 	for len(b) > 0 && !h.stopped {
 		if h.resync {
@@ -498,11 +503,20 @@ func (c *Conn) decrypt(h *half, rec []byte, span stream.Span) {
 	var err error
 	if h.afterGap {
 		typ, plain, err = c.searchSeq(h, rec)
+		if err == ErrGapLost {
+			return // searchSeq stopped the direction
+		}
 	} else {
+		if h.phase == phaseHandshake {
+			// A failed open may wipe the record (AEADs clear their output),
+			// and the application keys may still need to try it.
+			h.scratch = append(h.scratch[:0], rec...)
+		}
 		typ, plain, err = k.open(rec, k.seq)
 	}
-	if err != nil {
-		if errors.Is(err, errAuth) && h.phase == phaseHandshake && c.tryAppKeys(h, rec) {
+	if err != nil && errors.Is(err, errAuth) && h.phase == phaseHandshake && !h.afterGap {
+		copy(rec, h.scratch)
+		if c.tryAppKeys(h, rec) {
 			typ, plain, err = h.keys.open(rec, 0)
 			k = h.keys
 		}

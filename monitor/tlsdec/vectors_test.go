@@ -354,3 +354,30 @@ func TestGCMVectors(t *testing.T) {
 		})
 	}
 }
+
+// When a TLS 1.3 direction never shows its Finished (here the server's
+// encrypted flight is missing from the capture), the first record under the
+// application keys is recognised by trying them, and decoding goes on.
+func TestRFC8448MissedFinished(t *testing.T) {
+	cr := "cb34ecb1e78163ba1c38c6dacb196a6dffa21a8d9912ec18a2ef6283024dece7"
+	keys := keylog.NewStore()
+	keys.Load("rfc8448.keys", []byte(
+		"SERVER_HANDSHAKE_TRAFFIC_SECRET "+cr+" "+strings.Join(strings.Fields(rfc8448ServerHSSecret), "")+"\n"+
+			"SERVER_TRAFFIC_SECRET_0 "+cr+" "+strings.Join(strings.Fields(rfc8448ServerAPSecret), "")+"\n"))
+	var got []byte
+	c := NewConn(stream.ConnKey{}, Config{Keys: keys}, ConsumerFuncs{
+		OnAppData: func(dir stream.Dir, b []byte, span stream.Span) { got = append(got, b...) },
+	})
+	ch := unhex(t, rfc8448ClientHelloBody)
+	c.Data(stream.ClientToServer, append([]byte{22, 3, 1, byte(len(ch) >> 8), byte(len(ch))}, ch...), 1)
+	c.Data(stream.ServerToClient, unhex(t, rfc8448ServerHelloRecord), 2)
+	c.Data(stream.ServerToClient, unhex(t, rfc8448NewSessionTicket), 3)
+	c.Data(stream.ServerToClient, unhex(t, rfc8448ServerAppData), 4)
+	c.Close(5)
+	if len(got) != 50 || got[49] != 49 {
+		t.Fatalf("got %x, stats %+v errors %v", got, c.Stats(), c.Errors())
+	}
+	if st := c.Stats(); st.Decrypted != 2 || st.AuthFailures != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
