@@ -388,41 +388,49 @@ func TestServerRejectRate(t *testing.T) {
 	}
 }
 
+// TestServerAckDelay: no ack comes before its delay, and the fastest quarter
+// of acks is close to the distribution's lower quartile. A timer-only wait
+// fails this (300us became 1.1ms, every time); CPU contention from other
+// processes only delays some acks, so the lower quartile stays honest, and a
+// round spoilt by it is retried (at most 3 rounds).
 func TestServerAckDelay(t *testing.T) {
 	cases := []struct {
-		dist     string
-		n        int
-		wantMed  time.Duration
-		slackMed time.Duration
-		min, max time.Duration
+		dist  string
+		n     int
+		floor time.Duration // no ack before this
+		p25   time.Duration // the distribution's lower quartile
+		slack time.Duration
 	}{
-		// 300us must not become a 1ms timer tick.
-		{"300us", 40, 300 * time.Microsecond, 250 * time.Microsecond, 300 * time.Microsecond, 0},
-		{"3ms", 15, 3 * time.Millisecond, 500 * time.Microsecond, 3 * time.Millisecond, 0},
-		{"uniform:1ms-2ms", 40, 1500 * time.Microsecond, 400 * time.Microsecond, time.Millisecond, 0},
+		{"300us", 40, 300 * time.Microsecond, 300 * time.Microsecond, 200 * time.Microsecond},
+		{"3ms", 16, 3 * time.Millisecond, 3 * time.Millisecond, 300 * time.Microsecond},
+		{"uniform:1ms-2ms", 40, time.Millisecond, 1250 * time.Microsecond, 300 * time.Microsecond},
 	}
 	for _, c := range cases {
 		t.Run(c.dist, func(t *testing.T) {
 			ts := startServer(t, Config{AckDelay: delay.MustParse(c.dist)})
 			var ds []time.Duration
-			for range c.n {
-				status, _, b := ts.post(t, validBody, reqOpts{})
-				if status != 200 {
-					t.Fatalf("status %d: %s", status, b)
+			for round := 1; round <= 3; round++ {
+				ds = ds[:0]
+				for range c.n {
+					status, _, b := ts.post(t, validBody, reqOpts{})
+					if status != 200 {
+						t.Fatalf("status %d: %s", status, b)
+					}
+					a := decodeAck(t, b)
+					d := time.Duration(a.AckNS - a.RecvNS)
+					if d < c.floor {
+						t.Fatalf("ack after %v, before the %v delay", d, c.floor)
+					}
+					ds = append(ds, d)
 				}
-				a := decodeAck(t, b)
-				d := time.Duration(a.AckNS - a.RecvNS)
-				if d < c.min {
-					t.Errorf("ack after %v, below %v", d, c.min)
+				slices.Sort(ds)
+				q := ds[len(ds)/4]
+				t.Logf("round %d: min %v p25 %v median %v max %v", round, ds[0], q, ds[len(ds)/2], ds[len(ds)-1])
+				if q <= c.p25+c.slack {
+					return
 				}
-				ds = append(ds, d)
 			}
-			slices.Sort(ds)
-			med := ds[len(ds)/2]
-			t.Logf("%s: min %v median %v max %v", c.dist, ds[0], med, ds[len(ds)-1])
-			if med < c.wantMed-c.slackMed || med > c.wantMed+c.slackMed {
-				t.Errorf("median delay %v, want %v ± %v (all %v)", med, c.wantMed, c.slackMed, ds)
-			}
+			t.Errorf("lower quartile %v, want at most %v + %v (all %v)", ds[len(ds)/4], c.p25, c.slack, ds)
 		})
 	}
 }
