@@ -420,3 +420,6 @@ func DisableOffloads(iface string) error {
 	}
 	return nil
 }
+
+// netlinkLinkByName is netlink.LinkByName (for tests in the calling thread's namespace).
+var netlinkLinkByName = netlink.LinkByName
