@@ -253,6 +253,35 @@ type Ack struct {
 	TickSeq       *uint64 `json:"tick_seq,omitempty"`
 }
 
+// AppendJSON appends o as an order request body in the wire form ParseOrder
+// reads (client_order_id, decimals as strings; tick fields only when set),
+// without allocating beyond dst's growth. For clients such as the trader.
+func (o *Order) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"symbol":`...)
+	dst = appendJSONString(dst, o.Symbol)
+	dst = append(dst, `,"side":`...)
+	dst = appendJSONString(dst, o.Side)
+	dst = append(dst, `,"type":`...)
+	dst = appendJSONString(dst, o.Type)
+	dst = append(dst, `,"quantity":`...)
+	dst = appendJSONString(dst, o.Quantity)
+	if o.Price != "" {
+		dst = append(dst, `,"price":`...)
+		dst = appendJSONString(dst, o.Price)
+	}
+	dst = append(dst, `,"client_order_id":`...)
+	dst = appendJSONString(dst, o.ClientOrderID)
+	if o.TickFeed != "" {
+		dst = append(dst, `,"tick_feed":`...)
+		dst = appendJSONString(dst, o.TickFeed)
+	}
+	if o.HasTickSeq {
+		dst = append(dst, `,"tick_seq":`...)
+		dst = strconv.AppendUint(dst, o.TickSeq, 10)
+	}
+	return append(dst, '}')
+}
+
 // appendAck writes the ack as JSON without reflection (the order path is
 // hot). Its output decodes into Ack.
 func appendAck(dst []byte, id uint64, o *Order, status, reason string, recvNS, ackNS int64) []byte {

@@ -107,6 +107,26 @@ func TestAppendAck(t *testing.T) {
 	}
 }
 
+func TestOrderAppendJSON(t *testing.T) {
+	for _, c := range orderCases {
+		if c.wantCode != 0 {
+			continue
+		}
+		b := c.want.AppendJSON(nil)
+		if back, err := ParseOrder(b); err != nil || back != c.want {
+			t.Errorf("%s: %s parses to %+v, %v", c.name, b, back, err)
+		}
+	}
+	o := orderCases[0].want
+	buf := make([]byte, 0, 512)
+	if n := testing.AllocsPerRun(100, func() { buf = o.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("AppendJSON: %v allocs", n)
+	}
+	if string(o.AppendJSON(nil)) != validBody {
+		t.Errorf("got %s\nwant %s", o.AppendJSON(nil), validBody)
+	}
+}
+
 func FuzzParseOrder(f *testing.F) {
 	for _, c := range orderCases {
 		f.Add([]byte(c.body))
@@ -123,6 +143,10 @@ func FuzzParseOrder(f *testing.F) {
 		if o.Symbol == "" || o.ClientOrderID == "" || o.Quantity == "" || (o.Type == "LIMIT" && o.Price == "") ||
 			(o.Side != "BUY" && o.Side != "SELL") || !utf8.ValidString(o.TickFeed) {
 			t.Fatalf("accepted an invalid order %+v", o)
+		}
+		// The client-side encoder reproduces what was accepted.
+		if back, err := ParseOrder(o.AppendJSON(nil)); err != nil || back != o {
+			t.Fatalf("AppendJSON of %+v: %s parses to %+v, %v", o, o.AppendJSON(nil), back, err)
 		}
 		// Whatever was accepted must encode to valid JSON that round-trips.
 		b := appendAck(nil, 1, &o, StatusNew, "", 1, 2)
