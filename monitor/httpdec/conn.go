@@ -171,6 +171,7 @@ func (c *Conn) abandon() {
 		c.h[d].state = psDead
 		c.h[d].hbuf, c.h[d].body, c.h[d].tbuf = nil, nil, nil
 	}
+	c.stats.SkippedBytes += int64(len(c.held))
 	c.held, c.heldPieces = nil, nil
 }
 
@@ -285,6 +286,7 @@ func (c *Conn) responseFraming(h *half, span stream.Span) {
 			h.state = psChunkSize
 		} else {
 			h.state = psUntilClose
+			m.Span.LastNS = span.LastNS
 		}
 		return
 	}

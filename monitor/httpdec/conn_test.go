@@ -362,3 +362,16 @@ func (h countHandler) HTTP(m *httpdec.Message)                 { *h.n++ }
 func (h countHandler) WebSocket(dir stream.Dir, m *ws.Message) { *h.n++ }
 
 var _ = strconv.Itoa
+
+func TestStats(t *testing.T) {
+	_, c := run(httpdec.Config{}, []piece{
+		s2c(1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), // before any request
+		c2s(2, "CONNECT a:443 HTTP/1.1\r\n\r\n\x16\x03\x01"),
+		s2c(3, "HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"),
+	}, 0)
+	st := c.Stats()
+	if c.Err() != nil || st.Unpaired != 1 || st.Tunnels != 1 || st.Requests != 1 || st.Responses != 2 ||
+		st.SkippedBytes != 6 || st.Bytes != [2]int64{29, 60} {
+		t.Errorf("err %v, stats %+v", c.Err(), st)
+	}
+}

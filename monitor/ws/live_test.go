@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cloudpcap/cloudpcap/monitor/httpdec"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
@@ -163,6 +165,18 @@ func sessions() []wsrec.Session {
 // loopback and checks that every message each side sent is decoded exactly,
 // whole, in random pieces and one byte at a time.
 func TestLibraries(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		// wsrec.Run stops its server and connections before returning;
+		// give exiting goroutines a moment, polling, then count.
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			t.Errorf("%d goroutines left running, %d before", n, before)
+		}
+	})
 	for _, s := range append(sessions(), wsrec.Fixtures()...) {
 		t.Run(s.Name, func(t *testing.T) {
 			res, err := wsrec.Run(context.Background(), s)
