@@ -177,6 +177,7 @@ func (c *Conn) abandon() {
 
 func (c *Conn) hold(b []byte, span stream.Span) {
 	if len(c.held)+len(b) > c.cfg.MaxPending {
+		c.stats.SkippedBytes += int64(len(b))
 		c.fail(stream.ClientToServer, c.h[0].off, ErrTooLarge, "more than "+strconv.Itoa(c.cfg.MaxPending)+" client bytes while an upgrade awaited its response")
 		return
 	}
