@@ -112,10 +112,9 @@ func (c Config) Validate() error {
 
 // Sentinel causes wrapped by *Error.
 var (
-	ErrProtocol  = errors.New("protocol violation")
-	ErrTooLarge  = errors.New("message too large")
-	ErrInflate   = errors.New("bad deflate data")
-	ErrAbandoned = errors.New("stream abandoned after an earlier error")
+	ErrProtocol = errors.New("protocol violation")
+	ErrTooLarge = errors.New("message too large")
+	ErrInflate  = errors.New("bad deflate data")
 )
 
 // Error is a decoding error at a byte offset of one direction.
