@@ -48,9 +48,11 @@ type Live struct {
 	stats  Stats
 	warns  []Warning
 	index  uint64
-	mu     sync.Mutex // guards closed and drops for Stats from other goroutines
-	closed bool
-	drops  uint64
+	mu      sync.Mutex // guards closed, reading, freed and drops
+	closed  bool       // Close was called
+	reading bool       // a ReadInto is inside the ring
+	freed   bool       // the ring is unmapped
+	drops   uint64
 }
 
 // OpenLive opens a live capture.
@@ -110,21 +112,27 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 // kernel ring and is valid until the next ReadInto.
 func (l *Live) ReadInto(p *Packet) error {
 	l.mu.Lock()
-	closed := l.closed
-	l.mu.Unlock()
-	if closed {
+	if l.closed {
+		l.free()
+		l.mu.Unlock()
 		return io.EOF
 	}
+	l.reading = true
+	l.mu.Unlock()
 	data, ci, err := l.tp.ZeroCopyReadPacketData()
+	l.mu.Lock()
+	l.reading = false
+	if l.closed {
+		// Close came while we were in the ring: unmap it now, from the
+		// only goroutine that reads it.
+		l.free()
+		l.mu.Unlock()
+		return io.EOF
+	}
+	l.mu.Unlock()
 	if err != nil {
 		if errors.Is(err, afpacket.ErrTimeout) {
 			return ErrNoPacket
-		}
-		l.mu.Lock()
-		closed = l.closed
-		l.mu.Unlock()
-		if closed {
-			return io.EOF
 		}
 		return &ReadError{File: l.cfg.Name, Packet: l.index + 1, Err: err}
 	}
@@ -152,7 +160,7 @@ func (l *Live) Stats() Stats {
 func (l *Live) Drops() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.closed {
+	if !l.freed {
 		if _, v3, err := l.tp.SocketStats(); err == nil {
 			l.drops = uint64(v3.Drops())
 		}
@@ -167,7 +175,9 @@ func (l *Live) Warnings() []Warning { return l.warns }
 func (l *Live) Name() string { return l.cfg.Name }
 
 // Close stops the capture; a ReadInto in progress returns io.EOF after at
-// most the poll timeout.
+// most the poll timeout. The ring is unmapped by whichever comes last:
+// Close, or the ReadInto that was inside it (unmapping it under a reader
+// would fault).
 func (l *Live) Close() error {
 	l.Drops()
 	l.mu.Lock()
@@ -176,8 +186,22 @@ func (l *Live) Close() error {
 		return nil
 	}
 	l.closed = true
-	l.tp.Close()
+	if !l.reading {
+		l.free()
+	}
 	return nil
+}
+
+// free unmaps the ring once; l.mu must be held.
+func (l *Live) free() {
+	if l.freed {
+		return
+	}
+	if _, v3, err := l.tp.SocketStats(); err == nil {
+		l.drops = uint64(v3.Drops())
+	}
+	l.freed = true
+	l.tp.Close()
 }
 
 // Filter selects what a live capture keeps, compiled to classic BPF here
