@@ -43,11 +43,11 @@ var ErrNoPacket = errors.New("capture: no packet within the poll timeout")
 // namespace of the calling thread (the lab calls Open from a thread inside
 // the namespace it captures).
 type Live struct {
-	cfg    LiveConfig
-	tp     *afpacket.TPacket
-	stats  Stats
-	warns  []Warning
-	index  uint64
+	cfg     LiveConfig
+	tp      *afpacket.TPacket
+	stats   Stats
+	warns   []Warning
+	index   uint64
 	mu      sync.Mutex // guards closed, reading, freed and drops
 	closed  bool       // Close was called
 	reading bool       // a ReadInto is inside the ring
