@@ -67,6 +67,9 @@ func checkTruth(t testing.TB, a *analysis, truth *session.Truth, oracle []msg) {
 		if e.FeedLatencyNS == nil || *e.FeedLatencyNS != e.WireNS-e.ExchNS || *e.FeedLatencyNS < 0 || *e.FeedLatencyNS > 2e9 {
 			t.Errorf("tick %d: feed latency %v, wire %d - E %d", want.Seq, e.FeedLatencyNS, e.WireNS, e.ExchNS)
 		}
+		if e.Payload != nil && len(*e.Payload) != want.Len {
+			t.Errorf("tick %d: payload of %d bytes, the server sent %d", want.Seq, len(*e.Payload), want.Len)
+		}
 		wireOf[want.Seq] = e.WireNS
 	}
 	orders, acks := a.kind("order"), a.kind("ack")

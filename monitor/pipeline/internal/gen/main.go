@@ -41,7 +41,7 @@ var fixtures = []struct {
 	opts session.Options
 }{
 	{"tls13-ws", true, session.Options{TLS: "1.3", Ticks: 40, OrderEvery: 5, BigEvery: 25, Seed: 1}},
-	{"tls12-chacha-deflate", false, session.Options{TLS: "1.2", Cipher: "chacha20", WS: "gorilla", Deflate: true, Fragment: true, Ticks: 16, OrderEvery: 4, Seed: 2}},
+	{"tls12-chacha-deflate", false, session.Options{TLS: "1.2", Cipher: "chacha20", WS: "gorilla", Deflate: true, Ticks: 16, OrderEvery: 4, Seed: 2}},
 }
 
 func run(args []string) error {

@@ -46,8 +46,8 @@ type Options struct {
 	WS              string
 	Deflate         bool
 	ContextTakeover bool
-	// Fragment makes the server write every message in several frames
-	// (gorilla: a 128-byte write buffer; coder: one frame per 100 bytes).
+	// Fragment makes the coder server write every message in frames of
+	// 100 bytes (gorilla fragments only messages over its 4 KiB buffer).
 	Fragment   bool
 	Ticks      int // ticks the feed sends (default 20)
 	OrderEvery int // an order after every n-th tick (default 4; <0: none)
@@ -114,6 +114,9 @@ func Start(o Options) (*Session, error) {
 	}
 	if o.WS != "gorilla" && o.WS != "coder" {
 		return nil, fmt.Errorf("session: WS %q: want gorilla or coder", o.WS)
+	}
+	if o.Fragment && o.WS != "coder" {
+		return nil, errors.New("session: Fragment needs WS coder")
 	}
 	if o.ContextTakeover && o.WS != "coder" {
 		return nil, errors.New("session: context takeover needs WS coder (gorilla never keeps context)")
@@ -216,9 +219,6 @@ func (s *Session) serveFeed(w http.ResponseWriter, r *http.Request) {
 	var finish func()
 	if s.opts.WS == "gorilla" {
 		up := gws.Upgrader{EnableCompression: s.opts.Deflate}
-		if s.opts.Fragment {
-			up.WriteBufferSize = 128
-		}
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			s.noteErr(err)
@@ -227,17 +227,7 @@ func (s *Session) serveFeed(w http.ResponseWriter, r *http.Request) {
 		defer c.Close()
 		write = func(n uint64) error {
 			msg, t := s.tick(n, pad(n))
-			var err error
-			if s.opts.Fragment {
-				var wr io.WriteCloser
-				if wr, err = c.NextWriter(gws.TextMessage); err == nil {
-					if _, err = wr.Write(msg); err == nil {
-						err = wr.Close()
-					}
-				}
-			} else {
-				err = c.WriteMessage(gws.TextMessage, msg)
-			}
+			err := c.WriteMessage(gws.TextMessage, msg)
 			s.record(t)
 			return err
 		}
