@@ -15,7 +15,8 @@
 // it (Method, Target, Reason, Header, Trailer, Body) and the *ws.Message
 // given to Handler.WebSocket belong to the Conn and are valid only until
 // the call returns: copy what you keep. Memory per connection is bounded
-// by Config (header, body and pipeline limits).
+// by Config (header, body, pipeline and upgrade-hold limits); body buffers
+// over 1 MiB are released once their message has been emitted.
 package httpdec
 
 import (

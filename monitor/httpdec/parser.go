@@ -398,4 +398,10 @@ func (h *half) done(span stream.Span) {
 	}
 	h.reset()
 	h.c.emit(h, m)
+	if cap(h.body) > keepBody {
+		h.body = nil
+	}
 }
+
+// keepBody is the largest body buffer kept for the next message.
+const keepBody = 1 << 20

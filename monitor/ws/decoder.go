@@ -380,7 +380,16 @@ func (d *Decoder) endFrame(span stream.Span) {
 	}
 	d.stats.Messages++
 	d.emit(m)
+	if cap(d.payload) > keepBuffer {
+		d.payload = nil
+	}
+	if cap(d.compressed) > keepBuffer {
+		d.compressed = nil
+	}
 }
+
+// keepBuffer is the largest message buffer kept for the next message.
+const keepBuffer = 1 << 20
 
 // maskBytes XORs b with the masking key, starting at key position pos
 // (0..3), and returns the key position after b.

@@ -9,7 +9,9 @@
 // *Message handed to the emit callback, and its Payload and CloseReason,
 // belong to the decoder and are valid only until the callback returns:
 // copy them if you keep them. Memory per decoder is bounded by
-// Config.MaxMessage (plus the deflate window when compression is on).
+// Config.MaxMessage (twice that for a compressed message: its compressed
+// and inflated forms, plus the deflate window); buffers over 1 MiB are
+// released once their message has been emitted.
 package ws
 
 import (
