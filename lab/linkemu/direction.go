@@ -90,7 +90,7 @@ func (d *direction) getFrame(n int) *frame {
 
 // putFrame returns f to its free list; mu is held.
 func (d *direction) putFrame(f *frame) {
-	if len(f.buf) == d.smallSize {
+	if cap(f.buf) == d.smallSize {
 		d.small = append(d.small, f)
 	} else if len(d.large) < maxLargeFree {
 		d.large = append(d.large, f)

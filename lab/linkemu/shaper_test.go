@@ -3,6 +3,7 @@ package linkemu
 import (
 	"encoding/binary"
 	"math"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -191,3 +192,47 @@ func TestHeapOrder(t *testing.T) {
 		t.Fatal("empty heap does not reset headDue")
 	}
 }
+
+// TestDirectionPoolAndAllocs runs frames of both sizes through admit, pop
+// and putFrame (no sockets): buffers go back to the list of their size, and
+// the steady state allocates nothing.
+func TestDirectionPoolAndAllocs(t *testing.T) {
+	cfg := &Config{}
+	rx := &rxSock{buf: make([]byte, maxFrame)}
+	d, err := newDirection("a2b", rx, nil, Params{Queue: 8}, streamAtoB, 1500, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unixClose(int(d.wake)) })
+	cycle := func(n int) {
+		d.admit(n, time.Now().UnixNano())
+		d.mu.Lock()
+		f := d.pop()
+		if len(f.buf) != n {
+			t.Fatalf("held frame of %d bytes, want %d", len(f.buf), n)
+		}
+		d.putFrame(f)
+		d.mu.Unlock()
+	}
+	small := len(d.small)
+	for _, n := range []int{100, 1500, 9000, 60000, 64, d.smallSize, d.smallSize + 1} {
+		cycle(n)
+	}
+	if len(d.small) != small || len(d.large) != 1 {
+		t.Fatalf("free lists: %d small (want %d), %d large (want 1)", len(d.small), small, len(d.large))
+	}
+	for _, f := range d.small {
+		if cap(f.buf) != d.smallSize {
+			t.Fatalf("a %d-byte buffer in the small list", cap(f.buf))
+		}
+	}
+	if n := testing.AllocsPerRun(1000, func() { cycle(1000); cycle(20000) }); n != 0 {
+		t.Fatalf("admit/release cycle allocates %v times", n)
+	}
+	st := d.c.snapshot()
+	if st.DroppedOversize != 0 || st.Received == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func unixClose(fd int) { _ = syscall.Close(fd) }

@@ -210,7 +210,11 @@ const (
 // one. The emulator does it for its own two interfaces; the lab should do it
 // for the far ends of its veth pairs, where TCP builds its segments. Checksum
 // offload is left on (forwarded frames keep it through virtio_net_hdr).
-func DisableOffloads(ifname string) error {
+func DisableOffloads(ifname string) error { return setOffloads(ifname, false) }
+
+// setOffloads switches TSO, GSO and GRO on or off with the legacy ethtool
+// ioctls.
+func setOffloads(ifname string, on bool) error {
 	if len(ifname) >= unix.IFNAMSIZ {
 		return fmt.Errorf("linkemu: interface name %q too long", ifname)
 	}
@@ -219,22 +223,26 @@ func DisableOffloads(ifname string) error {
 		return fmt.Errorf("linkemu: ethtool socket: %w", err)
 	}
 	defer unix.Close(fd)
+	var data uint32
+	if on {
+		data = 1
+	}
 	for _, c := range []struct {
 		cmd  uint32
 		name string
 	}{{ethtoolSTSO, "tso"}, {ethtoolSGSO, "gso"}, {ethtoolSGRO, "gro"}} {
-		val := struct{ cmd, data uint32 }{c.cmd, 0}
+		val := struct{ cmd, data uint32 }{c.cmd, data}
 		var ifr struct {
 			name [unix.IFNAMSIZ]byte
-			data uintptr
+			data unsafe.Pointer // *ethtool_value; a pointer, so a moved stack is followed
 			_    [16]byte
 		}
 		copy(ifr.name[:], ifname)
-		ifr.data = uintptr(unsafe.Pointer(&val))
+		ifr.data = unsafe.Pointer(&val)
 		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
 		runtime.KeepAlive(&val)
 		if e != 0 && e != unix.EOPNOTSUPP {
-			return fmt.Errorf("linkemu: %s: switching %s off: %w", ifname, c.name, e)
+			return fmt.Errorf("linkemu: %s: switching %s %s: %w", ifname, c.name, map[bool]string{false: "off", true: "on"}[on], e)
 		}
 	}
 	return nil
