@@ -156,7 +156,11 @@ func feedURL(sc *scenario.Scenario, topo *topology.Topology, exchange string, t 
 		}
 	}
 	h := topo.Host(topology.Exchange, exchange)
-	return fmt.Sprintf("wss://%s:%d/ws/%s", h.Addr, FeedPort, strings.Join(streams, "/"))
+	u := fmt.Sprintf("wss://%s:%d/ws/%s", h.Addr, FeedPort, strings.Join(streams, "/"))
+	if e.Feed.Format == "binance" && e.Feed.TimeUnit != "ms" {
+		u += "?timeUnit=MICROSECOND"
+	}
+	return u
 }
 
 // profileFor picks the monitor's profile: the exchanges' format when they

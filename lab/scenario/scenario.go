@@ -80,7 +80,11 @@ type Feed struct {
 	SlowPolicy        string   `yaml:"slow_policy,omitempty"`
 	Replay            string   `yaml:"replay,omitempty"`
 	Speed             float64  `yaml:"speed,omitempty"`
-	Extra             []string `yaml:"extra_args,omitempty"` // further `cloudpcap feed` flags
+	// TimeUnit of Binance event times as the traders subscribe: "us" (the
+	// lab's default, asked with timeUnit=MICROSECOND) or "ms" (Binance's
+	// default: feed latency then carries up to 1 ms of truncation).
+	TimeUnit string   `yaml:"time_unit,omitempty"`
+	Extra    []string `yaml:"extra_args,omitempty"` // further `cloudpcap feed` flags
 }
 
 // OrderAPI mirrors `cloudpcap orderapi` flags.

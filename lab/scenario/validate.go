@@ -163,6 +163,16 @@ func (f *File) Validate(checks ...Check) error {
 		if sp := e.Feed.SlowPolicy; sp != "" && sp != "drop-oldest" && sp != "disconnect" {
 			add(p+".feed.slow_policy", "%q: want drop-oldest or disconnect", sp)
 		}
+		switch e.Feed.TimeUnit {
+		case "":
+			e.Feed.TimeUnit = "us"
+		case "us", "ms":
+		default:
+			add(p+".feed.time_unit", "%q: want us or ms", e.Feed.TimeUnit)
+		}
+		if e.Feed.TimeUnit == "ms" && e.Feed.Format != "binance" {
+			add(p+".feed.time_unit", "ms applies to the binance format only (lab carries ns, coinbase RFC 3339 ns)")
+		}
 		if e.Feed.Speed < 0 {
 			add(p+".feed.speed", "%g: want > 0", e.Feed.Speed)
 		}
