@@ -8,11 +8,13 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -190,9 +192,42 @@ func TestIntegrationEmulator(t *testing.T) {
 			})
 		}
 	})
+
+	t.Run("InterfaceGone", func(t *testing.T) { runInterfaceGone(t, c) })
 }
 
 // waitStats polls the emulator's stats until cond holds (5 s at most).
+// runInterfaceGone deletes eb under a running emulator: the emulator stops by
+// itself (Done closes) and Stop reports which direction failed. It ends the
+// chain, so it runs last.
+func runInterfaceGone(t *testing.T, c *chain) {
+	e, err := Start(Config{Netns: c.nsE, A: "ea", B: "eb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inNetns(c.nsE, func() error {
+		l, err := netlink.LinkByName("eb")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkDel(l)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-e.Done():
+	case <-time.After(5 * time.Second):
+		e.Stop()
+		t.Fatal("emulator still running 5s after its interface B was deleted")
+	}
+	err = e.Stop()
+	t.Logf("Stop after eb was deleted: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "b2a") {
+		t.Fatalf("Stop = %v, want the b2a receive error", err)
+	}
+}
+
 func waitStats(t *testing.T, e *Emulator, cond func(Stats) bool) Stats {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

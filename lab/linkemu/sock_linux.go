@@ -159,18 +159,18 @@ func openTx(ifindex int) (*txSock, error) {
 	return &txSock{fd: fd}, nil
 }
 
-// send writes one frame (virtio_net_hdr first) to the interface.
+// send writes one frame (virtio_net_hdr first) to the interface. A full
+// device queue (ENOBUFS) is retried for a while, as a frame would wait on a
+// real wire; anything else, or a queue that stays full, is an error.
 func (t *txSock) send(b []byte) error {
-	for {
+	for tries := 0; ; tries++ {
 		_, _, e := unix.Syscall(unix.SYS_WRITE, uintptr(t.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		switch e {
-		case 0:
+		switch {
+		case e == 0:
 			return nil
-		case unix.EINTR:
+		case e == unix.EINTR:
 			continue
-		case unix.EAGAIN, unix.ENOBUFS:
-			// The device queue is full: the frame waits for it, as
-			// on a real wire.
+		case (e == unix.EAGAIN || e == unix.ENOBUFS) && tries < 10000:
 			continue
 		}
 		return e
