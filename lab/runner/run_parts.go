@@ -56,11 +56,14 @@ func frameSize(sc *scenario.Scenario) int {
 	return 1 << 17
 }
 
-// roundFrame rounds a frame size up to TPACKET's 16-byte alignment plus
-// room for its header.
+// roundFrame rounds a snap length plus room for TPACKET's header up to a
+// power of two, so that frames divide the ring's blocks.
 func roundFrame(n int) int {
-	n += 128
-	return (n + 15) &^ 15
+	f := 256
+	for f < n+128 {
+		f <<= 1
+	}
+	return f
 }
 
 func sortedParamKeys(m map[string]scenario.Value) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket/afpacket"
@@ -67,7 +68,7 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		cfg.FrameSize = 1 << 17
 	}
 	if cfg.BlockSize == 0 {
-		cfg.BlockSize = 1 << 20
+		cfg.BlockSize = max(1<<20, cfg.FrameSize)
 	}
 	if cfg.NumBlocks == 0 {
 		cfg.NumBlocks = 32
@@ -89,7 +90,10 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		afpacket.SocketRaw,
 	)
 	if err != nil {
-		return nil, fmt.Errorf("capture: AF_PACKET on %s: %w (needs root or CAP_NET_RAW)", cfg.Name, err)
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return nil, fmt.Errorf("capture: AF_PACKET on %s: %w (live capture needs root or CAP_NET_RAW)", cfg.Name, err)
+		}
+		return nil, fmt.Errorf("capture: AF_PACKET on %s: %w", cfg.Name, err)
 	}
 	if prog, err := cfg.Filter.Program(); err != nil {
 		tp.Close()
