@@ -30,7 +30,7 @@ func runLinkemu(ctx context.Context, args []string, _, stderr io.Writer) error {
 	ifB := fs.String("b", "", "interface B (required)")
 	a2b := fs.String("a2b", "", "impairment of frames from A to B: k=v list (delay, jitter, dist, loss, rate, queue, reorder, seed)")
 	b2a := fs.String("b2a", "", "impairment of frames from B to A (same syntax)")
-	seed := fs.Uint64("seed", 1, "seed of the random draws of a direction whose k=v list has no seed=")
+	seed := fs.Uint64("seed", 0, "seed of the random draws of a direction whose k=v list has no seed=")
 	statsFile := fs.String("stats", "", "write the stats as JSON to this file on exit and on SIGUSR1")
 	spin := fs.Duration("spin", linkemu.DefaultSpinWindow, "busy-wait window before each due time")
 	late := fs.Duration("late", linkemu.DefaultLateAfter, "release error above which a frame counts as late")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -223,4 +224,31 @@ func (e *Emulator) Stats() Stats {
 	s.AtoB.Params = e.cfg.Link.AtoB.String()
 	s.BtoA.Params = e.cfg.Link.BtoA.String()
 	return s
+}
+
+// CommandArgs returns the arguments of "cloudpcap lab-linkemu" (after the
+// subcommand name) that run an emulator with cfg in its own process, writing
+// its stats to statsFile ("" for none). The lab starts that process and stops
+// it with SIGTERM; SIGUSR1 makes it rewrite the stats file.
+func CommandArgs(cfg Config, statsFile string) []string {
+	args := []string{"--a", cfg.A, "--b", cfg.B, "--a2b", cfg.Link.AtoB.String(), "--b2a", cfg.Link.BtoA.String()}
+	if cfg.Netns != "" {
+		args = append(args, "--netns", cfg.Netns)
+	}
+	if statsFile != "" {
+		args = append(args, "--stats", statsFile)
+	}
+	if cfg.SpinWindow != 0 {
+		args = append(args, "--spin", cfg.SpinWindow.String())
+	}
+	if cfg.LateAfter != 0 {
+		args = append(args, "--late", cfg.LateAfter.String())
+	}
+	if cfg.RealtimePriority != 0 {
+		args = append(args, "--rt-priority", strconv.Itoa(cfg.RealtimePriority))
+	}
+	if cfg.KeepOffloads {
+		args = append(args, "--keep-offloads")
+	}
+	return args
 }

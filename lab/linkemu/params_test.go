@@ -182,3 +182,30 @@ func FuzzParseParams(f *testing.F) {
 		}
 	})
 }
+
+func TestCommandArgs(t *testing.T) {
+	cfg := Config{Netns: "cpl-x-emu", A: "ea", B: "eb", RealtimePriority: 10, SpinWindow: 300 * time.Microsecond,
+		Link: Link{AtoB: Params{Delay: 2 * time.Millisecond, Loss: 0.001, Seed: 3}, BtoA: Params{Rate: 1e9}}}
+	args := CommandArgs(cfg, "/tmp/s.json")
+	get := func(flag string) string {
+		for i, a := range args {
+			if a == flag && i+1 < len(args) {
+				return args[i+1]
+			}
+		}
+		t.Fatalf("no %s in %q", flag, args)
+		return ""
+	}
+	for flag, want := range map[string]string{"--netns": "cpl-x-emu", "--a": "ea", "--b": "eb", "--stats": "/tmp/s.json",
+		"--rt-priority": "10", "--spin": "300µs"} {
+		if got := get(flag); got != want {
+			t.Errorf("%s %q, want %q", flag, got, want)
+		}
+	}
+	for flag, want := range map[string]Params{"--a2b": cfg.Link.AtoB, "--b2a": cfg.Link.BtoA} {
+		p, err := ParseParams(get(flag))
+		if err != nil || p != want {
+			t.Errorf("%s parses to %+v, %v; want %+v", flag, p, err, want)
+		}
+	}
+}
