@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -207,4 +208,21 @@ func FuzzParse(f *testing.F) {
 		_ = sf.Validate()
 		_, _ = sf.Resolved()
 	})
+}
+
+// Every scenario shipped in scenarios/ stays valid.
+func TestShippedScenarios(t *testing.T) {
+	paths, err := filepath.Glob("../../scenarios/*.yaml")
+	if err != nil || len(paths) < 6 {
+		t.Fatalf("scenarios: %v %v", paths, err)
+	}
+	for _, p := range paths {
+		f, err := Load(p)
+		if err == nil {
+			err = f.Validate()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
 }
