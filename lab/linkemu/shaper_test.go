@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 const ms = int64(time.Millisecond)
@@ -236,3 +237,33 @@ func TestDirectionPoolAndAllocs(t *testing.T) {
 }
 
 func unixClose(fd int) { _ = syscall.Close(fd) }
+
+// TestRxSockTimestamp parses SCM_TIMESTAMPNS from a control buffer laid out
+// as the kernel does (after another cmsg), without allocating; recv and
+// kernelDrops on a closed descriptor fail without allocating either.
+func TestRxSockTimestamp(t *testing.T) {
+	r := &rxSock{fd: -1, buf: make([]byte, 64)}
+	put := func(off int, level, typ int32, data []byte) int {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&r.oob[off]))
+		h.Len = uint64(syscall.SizeofCmsghdr + len(data))
+		h.Level, h.Type = level, typ
+		copy(r.oob[off+syscall.SizeofCmsghdr:], data)
+		return off + (int(h.Len)+7)&^7
+	}
+	ts := syscall.NsecToTimespec(1_700_000_000_123_456_789)
+	tsBytes := unsafe.Slice((*byte)(unsafe.Pointer(&ts)), unsafe.Sizeof(ts))
+	end := put(0, syscall.SOL_PACKET, 8 /* PACKET_AUXDATA */, make([]byte, 20))
+	end = put(end, syscall.SOL_SOCKET, syscall.SCM_TIMESTAMPNS, tsBytes)
+	r.msg.SetControllen(end)
+	if got := r.timestamp(); got != 1_700_000_000_123_456_789 {
+		t.Fatalf("timestamp %d", got)
+	}
+	r.msg.SetControllen(10) // truncated: no timestamp, no panic
+	if got := r.timestamp(); got != 0 {
+		t.Fatalf("truncated control data gave %d", got)
+	}
+	r.msg.SetControllen(end)
+	if n := testing.AllocsPerRun(100, func() { r.timestamp(); r.recv(); r.kernelDrops() }); n != 0 {
+		t.Fatalf("receive path allocates %v times", n)
+	}
+}

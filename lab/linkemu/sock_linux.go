@@ -36,6 +36,9 @@ type rxSock struct {
 	from unix.RawSockaddrLinklayer
 	oob  [128]byte
 	buf  []byte
+
+	stats    unix.TpacketStats
+	statsLen uint32
 }
 
 // txSock is a packet socket bound to one interface that receives nothing
@@ -120,7 +123,7 @@ func (r *rxSock) recv() (n int, tsNs int64, err error) {
 
 // timestamp finds SCM_TIMESTAMPNS in the control data just read.
 func (r *rxSock) timestamp() int64 {
-	ctl := r.oob[:r.msg.Controllen]
+	ctl := r.oob[:min(int(r.msg.Controllen), len(r.oob))]
 	const hdr = unix.SizeofCmsghdr
 	for len(ctl) >= hdr {
 		c := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
@@ -141,13 +144,16 @@ func (r *rxSock) timestamp() int64 {
 	return 0
 }
 
-// kernelDrops reads and resets the socket's drop counter.
+// kernelDrops reads and resets the socket's drop counter (into
+// preallocated storage: it runs once per batch of frames).
 func (r *rxSock) kernelDrops() uint64 {
-	st, err := unix.GetsockoptTpacketStats(r.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
-	if err != nil {
+	r.statsLen = uint32(unsafe.Sizeof(r.stats))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(r.fd), unix.SOL_PACKET, unix.PACKET_STATISTICS,
+		uintptr(unsafe.Pointer(&r.stats)), uintptr(unsafe.Pointer(&r.statsLen)), 0)
+	if e != 0 {
 		return 0
 	}
-	return uint64(st.Drops)
+	return uint64(r.stats.Drops)
 }
 
 func openTx(ifindex int) (*txSock, error) {
