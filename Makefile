@@ -9,9 +9,9 @@ SCENARIO ?= scenarios/quick.yaml
 # Test timeout per package; the whole suite must stay well under 20 minutes.
 TEST_TIMEOUT ?= 10m
 # Debian packages the tests use as oracles and drivers (installed when missing, as root).
-TEST_DEBS := tshark
+TEST_DEBS := tshark nodejs npm
 
-.PHONY: help build test test-short bench perf lint fuzz clean deps-test
+.PHONY: help build test test-short bench perf lint fuzz clean deps-test deps-node
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ help: ## list the targets
 build: ## build bin/cloudpcap
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cloudpcap
 
-test: build deps-test ## run every test (what CI runs); installs the test tools it needs
+test: build deps-test deps-node ## run every test (what CI runs); installs the test tools it needs
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
@@ -34,6 +34,13 @@ deps-test: ## install the Debian tools the tests need (as root; apt-get only whe
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "warning: missing$$missing (tests that need them fail under CI=true, skip otherwise)"; fi; \
+	fi
+
+NODEPAIR := monitor/pipeline/testdata/nodepair
+deps-node: deps-test ## install the monitor's Node.js test pair (npm ci, pinned by its package-lock.json) when missing
+	@if [ ! -d $(NODEPAIR)/node_modules ]; then \
+	  if command -v npm >/dev/null; then (cd $(NODEPAIR) && npm ci --no-audit --no-fund --loglevel=error); \
+	  else echo "warning: npm missing (the Node.js pair test fails under CI=true, skips otherwise)"; fi; \
 	fi
 
 bench: build ## run SCENARIO (default scenarios/quick.yaml) and print the results folder
