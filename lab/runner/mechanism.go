@@ -94,7 +94,7 @@ func (userspace) apply(ctx context.Context, a applyArgs) (*supervisor.Proc, erro
 	stats := filepath.Join(a.dir, "linkemu", filepath.Base(h.NS)+".json")
 	p, err := supervisor.Start(supervisor.Spec{
 		Name: "linkemu-" + filepath.Base(h.NS), NS: h.EmuNS, Binary: a.o.Binary,
-		Args:    []string{"lab-linkemu", "--a", h.EmuA, "--b", h.EmuB, "--a2b", l.AtoB.String(), "--b2a", l.BtoA.String(), "--stats", stats},
+		Args:    append([]string{"lab-linkemu"}, linkemu.CommandArgs(linkemu.Config{A: h.EmuA, B: h.EmuB, Link: l}, stats)...),
 		LogPath: filepath.Join(a.dir, "logs", "linkemu-"+filepath.Base(h.NS)+".log"), RunID: a.runID,
 	})
 	if err != nil {
