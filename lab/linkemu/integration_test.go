@@ -129,7 +129,7 @@ func TestIntegrationEmulator(t *testing.T) {
 		e := c.startEmu(t, Link{AtoB: Params{Loss: loss, Seed: 3}})
 		sink := newUDPSink(t, c)
 		sendUDP(t, c, n, 64, 20000) // 20k datagrams/s
-		st := waitStats(t, e, func(st Stats) bool { return st.AtoB.Received >= n && sink.count() == int(st.AtoB.Forwarded) })
+		st := waitStats(t, e, func(st Stats) bool { return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded) })
 		logStats(t, st)
 		lost := float64(st.AtoB.DroppedLoss)
 		sd := math.Sqrt(n * loss * (1 - loss))
@@ -153,7 +153,7 @@ func TestIntegrationEmulator(t *testing.T) {
 		sink := newUDPSink(t, c)
 		n := sendUDP(t, c, 2400, payload, 2*rate/frameBits) // twice the link rate for 0.5 s
 		st := waitStats(t, e, func(st Stats) bool {
-			return st.AtoB.Received >= uint64(n) && sink.count() == int(st.AtoB.Forwarded)
+			return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
 		})
 		logStats(t, st)
 		ts := sink.times()
@@ -175,7 +175,7 @@ func TestIntegrationEmulator(t *testing.T) {
 				sink := newUDPSink(t, c)
 				n := sendUDP(t, c, 1000, 64, 20000)
 				st := waitStats(t, e, func(st Stats) bool {
-					return st.AtoB.Received >= uint64(n) && sink.count() == int(st.AtoB.Forwarded)
+					return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
 				})
 				logStats(t, st)
 				inv := sink.inversions()
@@ -194,6 +194,12 @@ func TestIntegrationEmulator(t *testing.T) {
 	})
 
 	t.Run("InterfaceGone", func(t *testing.T) { runInterfaceGone(t, c) })
+}
+
+// drained reports whether a direction has received n frames and holds none.
+func drained(d DirStats, n int) bool {
+	out := d.Forwarded + d.DroppedLoss + d.DroppedQueue + d.DroppedOversize + d.SendErrors
+	return d.Received >= uint64(n) && out == d.Received
 }
 
 // waitStats polls the emulator's stats until cond holds (5 s at most).
