@@ -264,7 +264,7 @@ type peer interface {
 	client(ctx context.Context, url string, dial func(context.Context, string, string) (net.Conn, error), s Session, sent *[]Sent) error
 }
 
-// readAll reads n data messages with next, which must also handle control
+// readN reads n data messages with next, which must also handle control
 // frames, and fails if one cannot be read.
 func readN(n int, next func() error) error {
 	for i := 0; i < n; i++ {
