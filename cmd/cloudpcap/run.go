@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cloudpcap/cloudpcap/lab/liveview"
 	"github.com/cloudpcap/cloudpcap/lab/runner"
 	"golang.org/x/sys/unix"
 )
@@ -47,10 +48,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) != 1 {
 		return &usageError{msg: "run: name exactly one scenario file"}
 	}
+	opts := runner.Options{Results: *out, Sets: sets, Out: stdout, Progress: isTerminal(stdout), Checks: scenarioChecks(), Version: version}
 	if *liveAddr != "" {
-		return &usageError{msg: "run: --live is not available in this build yet"}
+		lv, err := liveview.Start(*liveAddr)
+		if err != nil {
+			return &usageError{msg: err.Error()}
+		}
+		defer lv.Close()
+		fmt.Fprintf(stdout, "live view: %s\n", lv.URL())
+		opts.OnSnapshot = lv.Publish
 	}
-	opts := runner.Options{Results: *out, Sets: sets, Out: stdout, Progress: isTerminal(stdout), Checks: scenarioChecks()}
 	res, err := runner.Run(ctx, pos[0], opts)
 	if res != nil && res.Summary != nil {
 		fmt.Fprintln(stdout)

@@ -54,6 +54,7 @@ type Options struct {
 	Out      io.Writer
 	Progress bool             // redraw a progress line (a terminal); else plain log lines
 	Checks   []scenario.Check // extra scenario validation (strategies, patterns)
+	Version  string           // cloudpcap's version, recorded in env.json
 	// OnSnapshot, when set, receives live monitor snapshots once a second.
 	OnSnapshot func(Snapshot)
 }
@@ -124,6 +125,9 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 		return nil, err
 	}
 	env := newEnv(sc, mech, start)
+	if o.Version != "" && env.Version == "" {
+		env.Version = o.Version
+	}
 	res := &Result{Dir: dir, Env: env}
 	fmt.Fprintf(o.Out, "run %s: %d repetition(s) of %s, link mechanism %s, results in %s\n", sc.Name, sc.Repeat, sc.Duration.D, mech.Name(), dir)
 

@@ -151,6 +151,7 @@ type Correlator struct {
 	sink   Sink
 	seed   maphash.Seed
 	total  *latency.Set
+	window *latency.Set // since the last TakeWindow (live views)
 	feeds  map[stream.ConnKey]*feedConn
 	groups map[string]map[string]*groupStats // kind -> name -> stats
 	byHost map[netip.Addr]*hostTick
@@ -173,6 +174,7 @@ func New(cfg Config, sink Sink) *Correlator {
 		sink:   sink,
 		seed:   maphash.MakeSeed(),
 		total:  latency.NewSet(),
+		window: latency.NewSet(),
 		feeds:  map[stream.ConnKey]*feedConn{},
 		groups: map[string]map[string]*groupStats{"feed_conn": {}, "exchange": {}, "trader": {}},
 		byHost: map[netip.Addr]*hostTick{},
@@ -282,6 +284,7 @@ func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Sp
 		c.ev.FeedLatencyNS = span.LastNS - f.ExchNS
 		if !c.inWarmup(span.LastNS) {
 			c.total.Feed.Record(c.ev.FeedLatencyNS)
+			c.window.Feed.Record(c.ev.FeedLatencyNS)
 			fc.group.set.Feed.Record(c.ev.FeedLatencyNS)
 			g := c.connGroups(conn)
 			g.exchange.set.Feed.Record(c.ev.FeedLatencyNS)
@@ -382,6 +385,7 @@ func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.S
 		c.ev.TickToTradeNS = span.LastNS - tick.wire
 		if !c.inWarmup(span.LastNS) {
 			c.total.T2T.Record(c.ev.TickToTradeNS)
+			c.window.T2T.Record(c.ev.TickToTradeNS)
 			c.feed(tickConn).group.set.T2T.Record(c.ev.TickToTradeNS)
 			g := c.connGroups(conn)
 			g.exchange.set.T2T.Record(c.ev.TickToTradeNS)
@@ -426,6 +430,7 @@ func (c *Correlator) Ack(conn stream.ConnKey, ref OrderRef, f *profile.Fields, s
 	c.ev.OrderToAckNS = span.LastNS - ref.WireNS
 	if !c.inWarmup(ref.WireNS) {
 		c.total.Ack.Record(c.ev.OrderToAckNS)
+		c.window.Ack.Record(c.ev.OrderToAckNS)
 		g := c.connGroups(conn)
 		g.exchange.set.Ack.Record(c.ev.OrderToAckNS)
 		g.trader.set.Ack.Record(c.ev.OrderToAckNS)
@@ -438,6 +443,15 @@ func (c *Correlator) Ack(conn stream.ConnKey, ref OrderRef, f *profile.Fields, s
 func (c *Correlator) Other(conn stream.ConnKey, span stream.Span, payload []byte) error {
 	c.ev = Event{Kind: profile.Other, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS, Payload: payload}
 	return c.emit()
+}
+
+// TakeWindow returns the samples recorded since the previous call and
+// starts a new window (rolling percentiles for live views). The returned
+// Set is the caller's.
+func (c *Correlator) TakeWindow() *latency.Set {
+	w := c.window
+	c.window = latency.NewSet()
+	return w
 }
 
 // Counts returns the totals so far.

@@ -188,16 +188,22 @@ func (m *Monitor) read(pt *point) {
 
 // PointSnapshot is a point's state while the capture runs.
 type PointSnapshot struct {
-	Name    string
-	Packets uint64
-	Drops   uint64
-	Counts  correlate.Counts
-	Feed    [2]int64 // p50, p99 ns
-	T2T     [2]int64
-	Ack     [2]int64
+	Name   string           `json:"name"`
+	Drops  uint64           `json:"kernel_drops"`
+	Counts correlate.Counts `json:"counts"`
+	// Cumulative p50 and p99 in ns since the start.
+	Feed [2]int64 `json:"feed"`
+	T2T  [2]int64 `json:"t2t"`
+	Ack  [2]int64 `json:"ack"`
+	// Window: samples since the previous Snapshot: count, p50, p99, max.
+	WinFeed [4]int64 `json:"win_feed"`
+	WinT2T  [4]int64 `json:"win_t2t"`
+	WinAck  [4]int64 `json:"win_ack"`
 }
 
-// Snapshot returns every point's counts and rolling percentiles.
+// Snapshot returns every point's counts and percentiles, cumulative and
+// over the window since the previous Snapshot (call it from one goroutine
+// at a steady interval for rolling percentiles).
 func (m *Monitor) Snapshot() []PointSnapshot {
 	out := make([]PointSnapshot, 0, len(m.points))
 	for _, pt := range m.points {
@@ -206,7 +212,15 @@ func (m *Monitor) Snapshot() []PointSnapshot {
 		tot := c.Total()
 		q := func(h *latency.Histogram) [2]int64 { return [2]int64{h.Quantile(0.5), h.Quantile(0.99)} }
 		s := PointSnapshot{Name: pt.Name, Counts: c.Counts(), Feed: q(tot.Feed), T2T: q(tot.T2T), Ack: q(tot.Ack)}
+		win := c.TakeWindow()
 		pt.mu.Unlock()
+		w := func(h *latency.Histogram) [4]int64 {
+			if h.Count() == 0 {
+				return [4]int64{}
+			}
+			return [4]int64{h.Count(), h.Quantile(0.5), h.Quantile(0.99), h.Quantile(1)}
+		}
+		s.WinFeed, s.WinT2T, s.WinAck = w(win.Feed), w(win.T2T), w(win.Ack)
 		s.Drops = pt.Source.Drops()
 		out = append(out, s)
 	}
