@@ -34,7 +34,7 @@ func runLinkemu(ctx context.Context, args []string, _, stderr io.Writer) error {
 	statsFile := fs.String("stats", "", "write the stats as JSON to this file on exit and on SIGUSR1")
 	spin := fs.Duration("spin", linkemu.DefaultSpinWindow, "busy-wait window before each due time")
 	late := fs.Duration("late", linkemu.DefaultLateAfter, "release error above which a frame counts as late")
-	rt := fs.Int("rt-priority", 0, "run the emulator threads SCHED_FIFO at this priority (1-99; 0: normal scheduling)")
+	rt := fs.Int("rt-priority", 0, "run the emulator threads SCHED_FIFO at this priority and the process's other threads at 1 (1-99; 0: normal scheduling)")
 	keep := fs.Bool("keep-offloads", false, "leave GSO/GRO/TSO of A and B as they are")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cloudpcap lab-linkemu --a IFACE --b IFACE [--netns NAME] [--a2b K=V,...] [--b2a K=V,...] [--seed N] [--stats FILE]")
@@ -72,11 +72,21 @@ func runLinkemu(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if *spin <= 0 || *late <= 0 {
 		return &usageError{msg: "lab-linkemu: --spin and --late must be positive"}
 	}
+	if *rt < 0 || *rt > 99 {
+		return &usageError{msg: fmt.Sprintf("lab-linkemu: --rt-priority %d outside 0..99", *rt)}
+	}
 
 	// The emulator's four threads each hold a P while they wait for a due
 	// time; give them their own.
 	if want := runtime.NumCPU() + 4; runtime.GOMAXPROCS(0) < want {
 		runtime.GOMAXPROCS(want)
+	}
+	if *rt > 0 {
+		// The runtime threads that resume a preempted emulator thread
+		// must not wait behind normal processes either.
+		if err := linkemu.SetProcessRealtime(1); err != nil {
+			return err
+		}
 	}
 	emu, err := linkemu.Start(cfg)
 	if err != nil {

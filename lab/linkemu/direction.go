@@ -1,8 +1,11 @@
 package linkemu
 
 import (
+	"fmt"
 	"math"
+	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -314,4 +317,32 @@ func setThreadPriority(prio int) {
 		return
 	}
 	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(prio)}, 0)
+}
+
+// SetProcessRealtime puts every thread of the calling process in SCHED_FIFO
+// at priority prio (1..99; use one below Config.RealtimePriority); threads
+// the Go runtime starts later inherit it. It is for a process that does
+// nothing but emulate (lab-linkemu): a locked goroutine that the runtime
+// preempts (every 10 ms of running) is resumed by another runtime thread,
+// and on a loaded machine a normal-priority one may wait milliseconds for a
+// CPU. It needs CAP_SYS_NICE.
+func SetProcessRealtime(prio int) error {
+	if prio < 1 || prio > 99 {
+		return fmt.Errorf("linkemu: realtime priority %d outside 1..99", prio)
+	}
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("linkemu: listing threads: %w", err)
+	}
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(prio)}
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetAttr(tid, &attr, 0); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("linkemu: SCHED_FIFO for thread %d: %w (needs CAP_SYS_NICE)", tid, err)
+		}
+	}
+	return nil
 }

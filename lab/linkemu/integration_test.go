@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -27,6 +28,14 @@ func TestIntegrationEmulator(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	old := runtime.GOMAXPROCS(runtime.NumCPU() + 6)
 	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
+	// LINKEMU_PROC_RT=1 puts the whole test process in SCHED_FIFO, as
+	// lab-linkemu --rt-priority does (off by default: the test's own busy
+	// pacing loops would then hold a core against everything else).
+	if os.Getenv("LINKEMU_PROC_RT") != "" {
+		if err := SetProcessRealtime(1); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c := newChain(t)
 
 	t.Run("Connectivity", func(t *testing.T) {
