@@ -293,7 +293,7 @@ func watch(ctx context.Context, o Options, sc *scenario.Scenario, rep int, mon *
 
 func progress(o Options, s Snapshot, prev []live.PointSnapshot, dt time.Duration) {
 	var ticks, orders, pticks, porders int64
-	var feed, t2t [2]int64
+	var feed, t2t [4]int64 // rolling: count, p50, p99, max of the last second
 	for i, p := range s.Points {
 		ticks += p.Counts.Ticks
 		orders += p.Counts.Orders
@@ -301,8 +301,14 @@ func progress(o Options, s Snapshot, prev []live.PointSnapshot, dt time.Duration
 			pticks += prev[i].Counts.Ticks
 			porders += prev[i].Counts.Orders
 		}
-		if strings.HasPrefix(p.Name, "local:") || i == 0 {
-			feed, t2t = p.Feed, p.T2T
+		// The busiest local point speaks for the run (mirror points repeat it).
+		if !strings.HasPrefix(p.Name, "mirror:") || feed[0] == 0 {
+			if p.WinFeed[0] > feed[0] {
+				feed = p.WinFeed
+			}
+			if p.WinT2T[0] > t2t[0] {
+				t2t = p.WinT2T
+			}
 		}
 	}
 	sec := dt.Seconds()
@@ -310,7 +316,7 @@ func progress(o Options, s Snapshot, prev []live.PointSnapshot, dt time.Duration
 		sec = 1
 	}
 	line := fmt.Sprintf("rep %d  %3.0fs left  ticks/s %6.0f  orders/s %5.0f  feed p50/p99 %s/%s  t2t p50/p99 %s/%s",
-		s.Repetition, s.Left.Seconds(), float64(ticks-pticks)/sec, float64(orders-porders)/sec, us(feed[0]), us(feed[1]), us(t2t[0]), us(t2t[1]))
+		s.Repetition, s.Left.Seconds(), float64(ticks-pticks)/sec, float64(orders-porders)/sec, us(feed[1]), us(feed[2]), us(t2t[1]), us(t2t[2]))
 	if o.Progress {
 		fmt.Fprintf(o.Out, "\r%-110s", line)
 	} else {
