@@ -46,6 +46,9 @@ type direction struct {
 	// while it spins.
 	headDue atomic.Int64
 	wake    eventfd
+	// stopping is the emulator's stop flag, checked by both loops between
+	// frames so a flood or a long queue cannot hold Stop up.
+	stopping *atomic.Bool
 
 	smallSize int
 }
@@ -60,6 +63,7 @@ func newDirection(name string, rx *rxSock, tx *txSock, p Params, stream uint64, 
 	d := &direction{
 		name: name, rx: rx, tx: tx, sh: newShaper(p, stream), c: newCounters(), cfg: cfg,
 		wake: wake, smallSize: vnetHdrLen + 14 + 8 + mtu, sleepUntil: math.MaxInt64,
+		stopping: new(atomic.Bool),
 	}
 	d.headDue.Store(math.MaxInt64)
 	limit := p.QueueLimit()
@@ -180,6 +184,9 @@ func (d *direction) receiveLoop(stop eventfd) error {
 				continue // our own write, seen on the way out
 			}
 			d.admit(n, ts)
+			if d.stopping.Load() {
+				return nil
+			}
 		}
 		// PACKET_STATISTICS counts since the last read: keep the sum.
 		if drops := d.rx.kernelDrops(); drops != 0 {
@@ -251,7 +258,7 @@ func (d *direction) releaseLoop(stop eventfd) error {
 	spin := int64(d.cfg.SpinWindow)
 	late := int64(d.cfg.LateAfter)
 	fds := []unix.PollFd{{Fd: int32(d.wake), Events: unix.POLLIN}, {Fd: int32(stop), Events: unix.POLLIN}}
-	for {
+	for !d.stopping.Load() {
 		d.mu.Lock()
 		head := d.headDue.Load()
 		now := time.Now().UnixNano()
@@ -279,7 +286,7 @@ func (d *direction) releaseLoop(stop eventfd) error {
 		}
 		d.sleepUntil = 0
 		d.mu.Unlock()
-		for now < head {
+		for now < head && !d.stopping.Load() {
 			now = time.Now().UnixNano()
 			head = d.headDue.Load() // an earlier frame may arrive (Reorder)
 		}
@@ -307,6 +314,7 @@ func (d *direction) releaseLoop(stop eventfd) error {
 		d.putFrame(f)
 		d.mu.Unlock()
 	}
+	return nil
 }
 
 // setThreadPriority puts the calling thread in SCHED_FIFO at prio (1..99);

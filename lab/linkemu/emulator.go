@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -55,6 +56,7 @@ type Emulator struct {
 	stop   eventfd
 	fds    []int
 
+	stopping atomic.Bool
 	wg       sync.WaitGroup
 	done     chan struct{} // closed when every loop has returned
 	stopOnce sync.Once
@@ -82,6 +84,9 @@ func Start(cfg Config) (*Emulator, error) {
 	}
 	if cfg.SpinWindow < 0 || cfg.SpinWindow > 100*time.Millisecond {
 		return nil, fmt.Errorf("linkemu: spin window %v outside [0, 100ms]", cfg.SpinWindow)
+	}
+	if cfg.LateAfter < 0 {
+		return nil, fmt.Errorf("linkemu: late threshold %v is negative", cfg.LateAfter)
 	}
 	if cfg.RealtimePriority < 0 || cfg.RealtimePriority > 99 {
 		return nil, fmt.Errorf("linkemu: realtime priority %d outside 0..99", cfg.RealtimePriority)
@@ -152,6 +157,7 @@ func Start(cfg Config) (*Emulator, error) {
 		e.closeFds()
 		return nil, fmt.Errorf("linkemu: eventfd: %w", err)
 	}
+	e.ab.stopping, e.ba.stopping = &e.stopping, &e.stopping
 	e.start = time.Now()
 	for _, d := range []*direction{e.ab, e.ba} {
 		for _, loop := range []func(eventfd) error{d.receiveLoop, d.releaseLoop} {
@@ -178,6 +184,7 @@ func (e *Emulator) fail(err error) {
 		e.err = err
 	}
 	e.errMu.Unlock()
+	e.stopping.Store(true)
 	e.stop.signal()
 }
 
@@ -191,6 +198,7 @@ func (e *Emulator) Done() <-chan struct{} { return e.done }
 // again returns the same.
 func (e *Emulator) Stop() error {
 	e.stopOnce.Do(func() {
+		e.stopping.Store(true)
 		e.stop.signal()
 		<-e.done
 		e.closeFds()

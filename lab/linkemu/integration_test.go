@@ -202,6 +202,26 @@ func TestIntegrationEmulator(t *testing.T) {
 		}
 	})
 
+	// A long backlog must not hold Stop up, also while the release thread
+	// never sleeps: 1042-byte frames at 50 Mbit/s leave every 167µs, inside
+	// the 200µs spin window, and 4000 of them are a 0.67 s backlog.
+	t.Run("StopWithFullQueue", func(t *testing.T) {
+		e := c.startEmu(t, Link{AtoB: Params{Rate: 50e6, Queue: 5000}})
+		newUDPSink(t, c)
+		n := sendUDP(t, c, 4000, 1000, 40000)
+		st := waitStats(t, e, func(st Stats) bool { return st.AtoB.Received >= uint64(n) })
+		start := time.Now()
+		if err := e.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		held := st.AtoB.Received - st.AtoB.Forwarded - st.AtoB.DroppedQueue
+		t.Logf("Stop with %d frames held took %v", held, took)
+		if held < 1000 || took > 200*time.Millisecond {
+			t.Fatalf("Stop with %d frames held took %v, want ≥ 1000 held and < 200ms", held, took)
+		}
+	})
+
 	t.Run("InterfaceGone", func(t *testing.T) { runInterfaceGone(t, c) })
 }
 
