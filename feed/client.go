@@ -95,10 +95,13 @@ func (c *client) popBatch(batch []qitem) []qitem {
 }
 
 // writeLoop is the only goroutine that writes data messages. It returns nil
-// when told to stop and the write error otherwise.
-func (c *client) writeLoop(ctx context.Context) error {
+// when told to stop and the write error otherwise. Writes use a context
+// without a deadline (coder/websocket then allocates nothing per write); a
+// writer stuck on a full socket is cut off by closing the connection.
+func (c *client) writeLoop() error {
 	buf := make([]byte, 0, 512)
 	batch := make([]qitem, 0, 64)
+	ctx := context.Background()
 	write := func(b []byte) error { return c.conn.Write(ctx, websocket.MessageText, b) }
 	for {
 		select {
@@ -209,7 +212,7 @@ func (s *Server) serveConn(conn *websocket.Conn, remote string, initial []*strea
 	var writeErr error
 	go func() {
 		defer close(writerDone)
-		writeErr = c.writeLoop(wctx)
+		writeErr = c.writeLoop()
 	}()
 	readDone := make(chan struct{})
 	var readErr error
@@ -240,7 +243,7 @@ func (s *Server) serveConn(conn *websocket.Conn, remote string, initial []*strea
 	select {
 	case <-writerDone:
 	case <-time.After(2 * time.Second):
-		wcancel()
+		conn.CloseNow()
 		<-writerDone
 	}
 	for _, st := range c.subs {
