@@ -242,6 +242,14 @@ func (c *client) readFeed(ctx context.Context, conn *websocket.Conn, name string
 			}
 		} else {
 			perr = format.Parse(f, buf, &m.Tick.Tick)
+			if perr != nil && !errors.Is(perr, format.ErrNotTick) {
+				// A control message in another format (a Coinbase-style
+				// error from a server answering a Coinbase subscription on
+				// a Binance connection) is still a control message.
+				if g := format.Detect(buf); g != f && g != format.Auto && errors.Is(format.Parse(g, buf, &m.Tick.Tick), format.ErrNotTick) {
+					perr = format.ErrNotTick
+				}
+			}
 		}
 		switch {
 		case perr == nil:

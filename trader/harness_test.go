@@ -51,7 +51,7 @@ type orderServer struct {
 	url string
 }
 
-func startOrderAPI(t *testing.T, cfg orderapi.Config) *orderServer {
+func startOrderAPI(t testing.TB, cfg orderapi.Config) *orderServer {
 	t.Helper()
 	if cfg.APIKey == "" {
 		cfg.APIKey, cfg.APISecret = testKey, testSecret
@@ -83,7 +83,7 @@ type feedServer struct {
 }
 
 // startFeed runs a feed server on addr ("" picks a port).
-func startFeed(t *testing.T, cfg feed.Config, addr string) *feedServer {
+func startFeed(t testing.TB, cfg feed.Config, addr string) *feedServer {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -160,7 +160,7 @@ type running struct {
 	stop func() Stats // cancels, waits for Run and returns the final stats
 }
 
-func startTrader(t *testing.T, cfg Config) *running {
+func startTrader(t testing.TB, cfg Config) *running {
 	t.Helper()
 	var log *slog.Logger
 	if testing.Verbose() {
@@ -195,7 +195,7 @@ func startTrader(t *testing.T, cfg Config) *running {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
