@@ -26,9 +26,10 @@ type client struct {
 	opts   format.EncodeOptions
 
 	mu   sync.Mutex // guards the ring
-	ring []qitem    // bounded queue: head is the oldest, n the length
+	ring []qitem    // queue: head is the oldest, n the length; grows up to max
 	head int
 	n    int
+	max  int // Config.Queue
 
 	notify chan struct{} // a tick was queued (capacity 1)
 	ctrl   chan []byte   // replies to control messages, written before ticks
@@ -49,6 +50,9 @@ type client struct {
 // It never blocks on the network: it is called by the generator.
 func (c *client) push(st *stream, t *format.Tick) {
 	c.mu.Lock()
+	if c.n == len(c.ring) && len(c.ring) < c.max {
+		c.grow()
+	}
 	if c.n == len(c.ring) {
 		if c.s.cfg.SlowPolicy == Disconnect {
 			c.mu.Unlock()
@@ -69,6 +73,17 @@ func (c *client) push(st *stream, t *format.Tick) {
 	case c.notify <- struct{}{}:
 	default:
 	}
+}
+
+// grow doubles the ring (up to max), keeping the order. A client that keeps
+// up never needs more than the initial ring, so memory follows the backlog.
+func (c *client) grow() {
+	n := min(2*len(c.ring), c.max)
+	ring := make([]qitem, n)
+	for i := 0; i < c.n; i++ {
+		ring[i] = c.ring[(c.head+i)%len(c.ring)]
+	}
+	c.ring, c.head = ring, 0
 }
 
 // disconnect asks the connection's goroutine to close it (once).
@@ -191,7 +206,8 @@ func (c *client) pingLoop(ctx context.Context) {
 func (s *Server) serveConn(conn *websocket.Conn, remote string, initial []*stream, opts format.EncodeOptions) {
 	c := &client{
 		s: s, conn: conn, remote: remote, opts: opts,
-		ring:   make([]qitem, s.cfg.Queue),
+		ring:   make([]qitem, min(s.cfg.Queue, 64)),
+		max:    s.cfg.Queue,
 		notify: make(chan struct{}, 1),
 		ctrl:   make(chan []byte, 16),
 		stop:   make(chan struct{}),
@@ -246,9 +262,6 @@ func (s *Server) serveConn(conn *websocket.Conn, remote string, initial []*strea
 		conn.CloseNow()
 		<-writerDone
 	}
-	for _, st := range c.subs {
-		st.remove(c)
-	}
 	if !hard {
 		conn.Close(code, reason) // sends the close frame and waits (bounded) for the peer's
 	}
@@ -256,6 +269,9 @@ func (s *Server) serveConn(conn *websocket.Conn, remote string, initial []*strea
 	conn.CloseNow()
 	<-readDone
 	<-pingDone
+	for _, st := range c.subs { // the reader has ended: c.subs is ours now
+		st.remove(c)
+	}
 
 	s.mu.Lock()
 	delete(s.clients, c)

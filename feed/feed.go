@@ -64,10 +64,11 @@
 //
 // # Slow consumers
 //
-// Each client has a bounded queue (Config.Queue ticks). When it is full the
-// slow policy applies: drop-oldest discards the oldest queued tick and counts
-// it; disconnect closes the connection with status 1008. Memory per client is
-// bounded by the queue length. The server pings every PingInterval and
+// Each client has a bounded queue (Config.Queue ticks; it starts at 64 and
+// doubles as a backlog builds). When it is full the slow policy applies:
+// drop-oldest discards the oldest queued tick and counts it; disconnect
+// closes the connection with status 1008. Memory per client is bounded by
+// the queue length (about 120 bytes a tick). The server pings every PingInterval and
 // closes a connection whose pong does not come within PingTimeout.
 //
 // # Buffers

@@ -711,7 +711,7 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 // TestPingTimeout: a client that never reads never answers pings and is
 // disconnected; one that reads stays.
 func TestPingTimeout(t *testing.T) {
-	ts := startServer(t, Config{Format: format.Lab, Rate: 10, PingInterval: 30 * time.Millisecond, PingTimeout: 60 * time.Millisecond})
+	ts := startServer(t, Config{Format: format.Lab, Rate: 10, PingInterval: 50 * time.Millisecond, PingTimeout: 250 * time.Millisecond})
 	ts.gorilla(t, "/ws/btcusdt@tick", false, 0) // never read
 	good, _ := ts.gorilla(t, "/ws/ethusdt@tick", false, 0)
 	stop := make(chan struct{})
@@ -731,10 +731,11 @@ func TestPingTimeout(t *testing.T) {
 			}
 		}
 	}()
+	waitFor(t, "both clients to register", func() bool { return ts.s.Stats().Connections == 2 })
 	waitFor(t, "the silent client to be dropped", func() bool { return ts.s.Stats().Clients == 1 })
 	// The reader keeps answering pings for several more intervals.
 	t0 := time.Now()
-	for time.Since(t0) < 300*time.Millisecond {
+	for time.Since(t0) < 600*time.Millisecond {
 		if ts.s.Stats().Clients != 1 {
 			t.Fatal("reading client was disconnected")
 		}
@@ -833,3 +834,37 @@ func TestHealthzStats(t *testing.T) {
 }
 
 func tlsOpts(v, c string) tlsconf.Options { return tlsconf.Options{Version: v, Cipher: c} }
+
+// TestQueue: the ring keeps order across growth and wrap-around, drops the
+// oldest when full, and queuing allocates nothing once grown.
+func TestQueue(t *testing.T) {
+	s := &Server{cfg: Config{SlowPolicy: DropOldest}}
+	st := &stream{name: "x@tick"}
+	c := &client{s: s, ring: make([]qitem, 4), max: 16, notify: make(chan struct{}, 1)}
+	tk := format.Tick{}
+	for i := uint64(1); i <= 40; i++ {
+		tk.Seq = i
+		c.push(st, &tk)
+		if i%3 == 0 { // pop one now and then so head wraps
+			b := c.popBatch(make([]qitem, 0, 1))
+			if len(b) != 1 {
+				t.Fatal("pop returned nothing")
+			}
+		}
+	}
+	got := c.popBatch(make([]qitem, 0, 64))
+	if len(got) != 16 || len(c.ring) != 16 {
+		t.Fatalf("queue holds %d (ring %d), want 16", len(got), len(c.ring))
+	}
+	for i, it := range got {
+		if it.t.Seq != uint64(25+i) {
+			t.Fatalf("item %d has seq %d, want %d (oldest dropped, order kept)", i, it.t.Seq, 25+i)
+		}
+	}
+	if d := st.dropped.Load(); d != 40-13-16 {
+		t.Errorf("dropped %d, want %d", d, 40-13-16)
+	}
+	if n := testing.AllocsPerRun(1000, func() { c.push(st, &tk) }); n != 0 {
+		t.Errorf("push allocates %v times", n)
+	}
+}
