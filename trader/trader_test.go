@@ -479,3 +479,48 @@ func TestHTTPReason(t *testing.T) {
 		t.Errorf("status %q", s)
 	}
 }
+
+// TestOrderErrorsAndDropsCounted: refused orders are counted by HTTP status
+// and API code, business rejections by ack status, and a strategy slower
+// than the feed drops ticks (counted) instead of blocking the reader.
+func TestOrderErrorsAndDropsCounted(t *testing.T) {
+	checkGoroutines(t)
+	fd := startFeed(t, feed.Config{Format: format.Lab, Symbols: []string{"BTCUSDT"}, Rate: 1000}, "")
+	url := "wss://" + fd.addr + "/ws/btcusdt@tick"
+
+	limited := startOrderAPI(t, orderapi.Config{RateLimit: 5, Burst: 1, RejectRate: 0.5, Seed: 3})
+	cfg := baseConfig(limited, url)
+	cfg.Strategy, cfg.Params = "every", map[string]string{"n": "1"}
+	r := startTrader(t, cfg)
+	waitFor(t, "429s and rejections", 20*time.Second, func() bool {
+		s := r.tr.Stats()
+		return s.Errors["http 429 code -1003"] >= 5 && s.Statuses["REJECTED"] >= 1 && s.Statuses["NEW"] >= 1
+	})
+	st := r.stop()
+	if got := st.Acked + st.ErrorCount(); got != st.Sent {
+		t.Errorf("acked %d + errors %d != sent %d", st.Acked, st.ErrorCount(), st.Sent)
+	}
+	if as := limited.srv.Stats(); as.Rejected[orderapi.ReasonRateLimited] != st.Errors["http 429 code -1003"] {
+		t.Errorf("order API counted %d rate-limited, trader %d", as.Rejected[orderapi.ReasonRateLimited], st.Errors["http 429 code -1003"])
+	}
+
+	plain := startOrderAPI(t, orderapi.Config{})
+	cfg = baseConfig(plain, url)
+	cfg.APISecret = "wrong"
+	cfg.Strategy, cfg.Params = "every", map[string]string{"n": "5"}
+	r = startTrader(t, cfg)
+	waitFor(t, "401s", 20*time.Second, func() bool { return r.tr.Stats().Errors["http 401 code -1022"] >= 3 })
+	if st := r.stop(); st.Acked != 0 {
+		t.Errorf("%d orders acked with a wrong secret", st.Acked)
+	}
+
+	cfg = baseConfig(plain, url)
+	cfg.Strategy, cfg.Params = "every", map[string]string{"n": "1000000", "think": "5ms"}
+	cfg.TickQueue = 2
+	r = startTrader(t, cfg)
+	waitFor(t, "dropped ticks", 20*time.Second, func() bool { return r.tr.Stats().TickDrops >= 20 })
+	st = r.stop()
+	if st.Ticks != st.Decided+st.TickDrops+uint64(len(r.tr.clients[0].ticks)) {
+		t.Errorf("ticks %d != decided %d + dropped %d + queued", st.Ticks, st.Decided, st.TickDrops)
+	}
+}
