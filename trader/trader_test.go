@@ -356,7 +356,7 @@ func TestConfigValidate(t *testing.T) {
 		{"orders query", func(c *Config) { c.Orders = "https://x:1/?a=b" }, "--orders: \"https://x:1/?a=b\": a base URL has no query"},
 		{"key only", func(c *Config) { c.APIKey = "k" }, "--api-secret: empty while --api-key is set"},
 		{"secret only", func(c *Config) { c.APISecret = "s" }, "--api-key: empty while --api-secret is set"},
-		{"no strategy", func(c *Config) { c.Strategy = "" }, "--strategy: required (one of arb, every, momentum, threshold)"},
+		{"no strategy", func(c *Config) { c.Strategy = "" }, "--strategy: required (one of " + strings.Join(strategy.Names(), ", ") + ")"},
 		{"bad strategy", func(c *Config) { c.Strategy = "hodl" }, `strategy "hodl": unknown strategy`},
 		{"bad param", func(c *Config) { c.Params = map[string]string{"n": "-2"} }, "strategy every: param n: -2 is below 1"},
 		{"unknown param", func(c *Config) { c.Params = map[string]string{"level": "3"} }, "strategy every: param level: unknown parameter"},

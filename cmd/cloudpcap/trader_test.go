@@ -17,9 +17,11 @@ import (
 	"github.com/cloudpcap/cloudpcap/feed/format"
 	"github.com/cloudpcap/cloudpcap/orderapi"
 	"github.com/cloudpcap/cloudpcap/trader"
+	"github.com/cloudpcap/cloudpcap/trader/strategy"
 )
 
 func TestTraderBadFlags(t *testing.T) {
+	names := strings.Join(strategy.Names(), ", ")
 	base := []string{"--feed", "wss://127.0.0.1:8443/ws/btcusdt@trade", "--orders", "https://127.0.0.1:8444"}
 	cases := []struct {
 		args []string
@@ -31,8 +33,8 @@ func TestTraderBadFlags(t *testing.T) {
 		{[]string{"--strategy", "every", "--clients", "two"}, `trader: invalid value "two" for flag -clients: parse error`},
 		{[]string{"--strategy", "every", "--format", "fix"}, `trader: --format "fix": want auto, lab, binance or coinbase`},
 		{[]string{"--strategy", "every", "--log-level", "loud"}, `trader: --log-level "loud": want debug, info, warn or error`},
-		{[]string{}, "trader: --strategy: required (one of arb, every, momentum, threshold)"},
-		{[]string{"--strategy", "hodl"}, `trader: strategy "hodl": unknown strategy (want one of arb, every, momentum, threshold)`},
+		{[]string{}, "trader: --strategy: required (one of " + names + ")"},
+		{[]string{"--strategy", "hodl"}, `trader: strategy "hodl": unknown strategy (want one of ` + names + ")"},
 		{[]string{"--strategy", "every", "--param", "n"}, `trader: --param "n": want key=value`},
 		{[]string{"--strategy", "every", "--param", "n=1", "--param", "n=2"}, "trader: --param n: given twice"},
 		{[]string{"--strategy", "every", "--param", "n=abc"}, `trader: strategy every: param n: "abc" is not an integer`},

@@ -29,7 +29,7 @@ func TestNewErrors(t *testing.T) {
 		env  Env
 		want string
 	}{
-		{"nope", nil, Env{}, `strategy "nope": unknown strategy (want one of arb, every, momentum, threshold)`},
+		{"nope", nil, Env{}, `strategy "nope": unknown strategy (want one of ` + strings.Join(Names(), ", ") + ")"},
 		{"every", map[string]string{"n": "x"}, Env{}, `strategy every: param n: "x" is not an integer`},
 		{"every", map[string]string{"n": "0"}, Env{}, `strategy every: param n: 0 is below 1`},
 		{"every", map[string]string{"m": "3"}, Env{}, `strategy every: param m: unknown parameter (every takes n, qty, seed, side, think, type)`},
@@ -222,6 +222,14 @@ func TestThink(t *testing.T) {
 	}
 	if _, ok := mustNew(t, "every", nil, Env{}).(*thinker); ok {
 		t.Error("zero think should not wrap")
+	}
+}
+
+func TestBuiltinsRegistered(t *testing.T) {
+	for _, n := range []string{"arb", "every", "momentum", "threshold"} {
+		if _, ok := Lookup(n); !ok {
+			t.Errorf("built-in %s not registered", n)
+		}
 	}
 }
 
