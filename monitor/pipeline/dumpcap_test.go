@@ -132,9 +132,34 @@ func (c *liveCapture) probe() {
 	}
 }
 
-// syns counts the SYNs to port in the file so far (a half-written last
-// record ends the count, not the test).
+// syns counts the SYNs to port in the file so far.
 func (c *liveCapture) syns(port uint16) int {
+	return c.count(func(p *capture.Packet) bool {
+		return p.Dst.Port() == port && p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK)
+	})
+}
+
+// sent counts the TCP segments with payload from port in the file so far.
+func (c *liveCapture) sent(port uint16) int {
+	return c.count(func(p *capture.Packet) bool { return p.Src.Port() == port && len(p.Payload) > 0 })
+}
+
+// waitSent polls until the file holds more than n segments with payload
+// from port: what a process was told to send is on the wire.
+func (c *liveCapture) waitSent(port uint16, n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for poll := time.Millisecond; c.sent(port) <= n; poll = min(2*poll, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("nothing more sent from port %d in 20 s", port)
+		}
+		time.Sleep(poll) // polling a file another process writes
+	}
+}
+
+// count counts the TCP packets in the file so far for which match is
+// true (a half-written last record ends the count, not the test).
+func (c *liveCapture) count(match func(*capture.Packet) bool) int {
 	f, err := capture.Open(c.path)
 	if err != nil {
 		return 0
@@ -147,7 +172,7 @@ func (c *liveCapture) syns(port uint16) int {
 		if err != nil {
 			return n // io.EOF, or a record dumpcap has not finished writing
 		}
-		if p.Proto == capture.ProtoTCP && p.Dst.Port() == port && p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK) {
+		if p.Proto == capture.ProtoTCP && match(&p) {
 			n++
 		}
 	}

@@ -343,3 +343,19 @@ func TestTruncatedCapture(t *testing.T) {
 		})
 	}
 }
+
+// TestHandshakeRTT: a connection opened by a SYN gets tcp_handshake_ns,
+// SYN-ACK time minus SYN time (the generator puts the SYN-ACK 20 µs after
+// the SYN).
+func TestHandshakeRTT(t *testing.T) {
+	capBytes, keys, _ := readFixture(t, "tls13-ws")
+	a := analyzeBytes(t, "tls13-ws.pcapng", capBytes, keys, "binance", false)
+	if len(a.sum.Connections) != 2 {
+		t.Fatalf("%d connections, want 2", len(a.sum.Connections))
+	}
+	for _, c := range a.sum.Connections {
+		if c.Opened != "syn" || c.HandshakeRTTNS != 20000 {
+			t.Errorf("connection %s: opened %q, tcp_handshake_ns %d, want syn and 20000", c.Conn, c.Opened, c.HandshakeRTTNS)
+		}
+	}
+}
