@@ -282,7 +282,9 @@ func equalGate(a, b scenario.Gate) bool {
 	return fmt.Sprint(ca) == fmt.Sprint(cb)
 }
 
-func pct(f float64) string { return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", f*100), "0"), ".0") + "%" }
+func pct(f float64) string {
+	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", f*100), "0"), ".0") + "%"
+}
 
 // perRep returns metric m's quantile q of each repetition, and the
 // repetitions (1-based) that have no samples of m.
