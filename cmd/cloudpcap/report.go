@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cloudpcap/cloudpcap/lab/report"
+)
+
+func init() {
+	register(command{name: "report", summary: "write RUN_DIR/report.html: percentiles, curves, timelines, split and warnings of one run", run: runReport})
+	register(command{name: "compare", summary: "compare runs in one HTML page (the first is the reference): RUN_DIR RUN_DIR... -o FILE.html", run: runCompare})
+}
+
+// reportFlags are the flags report and compare share.
+type reportFlags struct {
+	out    string
+	title  string
+	json   string
+	labels listFlag
+	quiet  bool
+}
+
+func (f *reportFlags) register(fs *flag.FlagSet, defOut string) {
+	fs.StringVar(&f.out, "o", defOut, "write the page to `FILE.html`")
+	fs.StringVar(&f.title, "title", "", "page title (default: from the runs)")
+	fs.StringVar(&f.json, "json", "", "also write the report's data model to `FILE.json`")
+	fs.Var(&f.labels, "label", "name of a run on the page, in the order of the RUN_DIRs (repeatable)")
+	fs.BoolVar(&f.quiet, "q", false, "print nothing on success")
+}
+
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f reportFlags
+	f.register(fs, "")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cloudpcap report RUN_DIR [-o FILE.html] [--title T] [--label NAME] [--json FILE.json]")
+		fmt.Fprintln(stderr, "writes RUN_DIR/report.html unless -o says otherwise")
+		fs.PrintDefaults()
+	}
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if len(dirs) != 1 {
+		return &usageError{msg: "report: name exactly one results folder (use 'cloudpcap compare' for several)"}
+	}
+	if f.out == "" {
+		f.out = filepath.Join(dirs[0], "report.html")
+	}
+	return writeReport(dirs, &f, stdout)
+}
+
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f reportFlags
+	f.register(fs, "compare.html")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cloudpcap compare RUN_DIR RUN_DIR... [-o FILE.html] [--label NAME]... [--title T] [--json FILE.json]")
+		fmt.Fprintln(stderr, "the first RUN_DIR is the reference: deltas and significance marks are taken against it")
+		fs.PrintDefaults()
+	}
+	dirs, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if len(dirs) < 2 {
+		return &usageError{msg: "compare: name at least two results folders, the reference first"}
+	}
+	return writeReport(dirs, &f, stdout)
+}
+
+func writeReport(dirs []string, f *reportFlags, stdout io.Writer) error {
+	if len(f.labels) > len(dirs) {
+		return &usageError{msg: fmt.Sprintf("%d --label flags for %d results folders", len(f.labels), len(dirs))}
+	}
+	start := time.Now()
+	var runs []*report.Run
+	for _, d := range dirs {
+		r, err := report.Load(d)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	m, err := report.Build(runs, report.Options{Title: f.title, Labels: f.labels, Generator: version})
+	if err != nil {
+		return err
+	}
+	if err := report.WriteFile(f.out, m); err != nil {
+		return err
+	}
+	if f.json != "" {
+		b, err := json.MarshalIndent(m, "", " ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.json, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if !f.quiet {
+		st, err := os.Stat(f.out)
+		if err != nil {
+			return err
+		}
+		warn := ""
+		if n := len(m.Warnings); n > 0 {
+			warn = fmt.Sprintf(", %d warnings", n)
+		}
+		fmt.Fprintf(stdout, "%s (%d KB, %d run(s)%s, built in %s)\n", f.out, (st.Size()+1023)/1024, len(runs), warn, time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}

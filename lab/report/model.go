@@ -1,0 +1,1120 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/monitor/latency"
+	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
+)
+
+// Model is everything the page shows, computed from the runs; the golden
+// tests compare it as JSON. All latencies are int64 nanoseconds, times of
+// day RFC 3339 strings, positions in a run seconds from its first event.
+type Model struct {
+	Title     string   `json:"title"`
+	Generator string   `json:"-"`         // version written into the page
+	Reference string   `json:"reference"` // label of the first run, the one deltas are taken against
+	Method    string   `json:"method"`    // how significance is judged, shown on the page
+	Quantiles []string `json:"quantiles"` // column names of every [5]int64 below
+
+	Runs          []RunInfo      `json:"runs"`
+	Warnings      []Warning      `json:"warnings"`
+	ScenarioDiffs []ScenarioDiff `json:"scenario_diffs,omitempty"`
+	Table         []MetricTable  `json:"table"`
+	Metrics       []MetricPlot   `json:"metrics"`
+	Timelines     []Timeline     `json:"timelines"`
+	Splits        []Split        `json:"splits"`
+	Groups        []Group        `json:"groups"`
+	Mirror        []MirrorDiff   `json:"mirror,omitempty"`
+	Slowest       []Slow         `json:"slowest"`
+	Conns         []Conn         `json:"connections"`
+}
+
+// QuantileNames label the five columns of every percentile row.
+var QuantileNames = []string{"p50", "p90", "p99", "p99.9", "max"}
+
+var tableQ = []float64{0.5, 0.9, 0.99, 0.999, 1}
+
+// RunInfo is a run's metadata.
+type RunInfo struct {
+	Label        string      `json:"label"`
+	Dir          string      `json:"dir"` // scenario/time: the folder's last two elements
+	Scenario     string      `json:"scenario"`
+	Description  string      `json:"description,omitempty"`
+	Start        string      `json:"start,omitempty"`
+	End          string      `json:"end,omitempty"`
+	DurationS    float64     `json:"duration_s,omitempty"`
+	Repetitions  int         `json:"repetitions"`
+	Kernel       string      `json:"kernel,omitempty"`
+	CPU          string      `json:"cpu,omitempty"`
+	Cores        int         `json:"cores,omitempty"`
+	Mechanism    string      `json:"link_mechanism,omitempty"`
+	Modes        []string    `json:"capture_modes,omitempty"`
+	Status       string      `json:"status,omitempty"`
+	Revision     string      `json:"revision,omitempty"`
+	GoVersion    string      `json:"go_version,omitempty"`
+	Partial      bool        `json:"partial,omitempty"`
+	Reason       string      `json:"partial_reason,omitempty"`
+	Events       int         `json:"events"`
+	AppLines     int         `json:"app_lines"`
+	Emulators    []Emulator  `json:"emulators,omitempty"`
+	Points       []Point     `json:"capture_points,omitempty"`
+	Decode       DecodeCount `json:"decode"`
+	ScenarioYAML string      `json:"-"` // shown verbatim; not part of the golden model
+}
+
+// Emulator is one direction of a userspace link emulator: how precisely it
+// released frames against their due time.
+type Emulator struct {
+	Rep        int    `json:"rep"`
+	Host       string `json:"host"`
+	Dir        string `json:"dir"` // a2b, b2a
+	Params     string `json:"params"`
+	Forwarded  uint64 `json:"forwarded"`
+	Dropped    uint64 `json:"dropped"` // loss + queue + oversize + send errors
+	Late       uint64 `json:"late"`
+	Kernel     uint64 `json:"kernel_drops"`
+	ReleaseP50 int64  `json:"release_p50_ns"`
+	ReleaseP99 int64  `json:"release_p99_ns"`
+	ReleaseMax int64  `json:"release_max_ns"`
+}
+
+// Point is a capture point of one repetition.
+type Point struct {
+	Rep     int    `json:"rep"`
+	Name    string `json:"name"`
+	Packets uint64 `json:"packets"`
+	Drops   uint64 `json:"kernel_drops"`
+}
+
+// DecodeCount is the decoders' tally, for the metadata table.
+type DecodeCount struct {
+	Packets      uint64 `json:"packets"`
+	KernelDrops  uint64 `json:"kernel_drops"`
+	Records      uint64 `json:"tls_records"`
+	Decrypted    uint64 `json:"tls_decrypted"`
+	NoKey        uint64 `json:"tls_no_key"`
+	TCPGaps      uint64 `json:"tcp_gaps"`
+	SeqGaps      int64  `json:"seq_gaps"`
+	Ticks        int64  `json:"ticks"`
+	Orders       int64  `json:"orders"`
+	Acks         int64  `json:"acks"`
+	Unmatched    int64  `json:"orders_unmatched"`
+	LastTickOnly int64  `json:"orders_last_tick"`
+}
+
+// Warning is something that makes a number less trustworthy.
+type Warning struct {
+	Run   int    `json:"run"` // index into Runs
+	Level string `json:"level"`
+	Text  string `json:"text"`
+}
+
+// ScenarioDiff lists the resolved-scenario lines in which a run differs
+// from the reference.
+type ScenarioDiff struct {
+	Run     int      `json:"run"`
+	Removed []string `json:"removed,omitempty"`
+	Added   []string `json:"added,omitempty"`
+}
+
+// MetricTable is the percentile table of one metric, a row per run.
+type MetricTable struct {
+	Metric string `json:"metric"`
+	Rows   []Row  `json:"rows"`
+}
+
+// Row is one run's percentiles of one metric.
+type Row struct {
+	Run    int      `json:"run"`
+	Count  int64    `json:"count"`
+	Mean   int64    `json:"mean_ns"`
+	Values [5]int64 `json:"values_ns"`
+	// Deltas against the reference run (absent for the reference itself).
+	Deltas []Delta `json:"deltas,omitempty"`
+	// RepRange is the lowest and highest value of each column over the
+	// repetitions (absent with one repetition).
+	RepRange [][2]int64 `json:"rep_range,omitempty"`
+}
+
+// Delta is a difference from the reference run and whether it is beyond
+// noise.
+type Delta struct {
+	Abs int64   `json:"abs_ns"`
+	Rel float64 `json:"rel"` // Abs / reference value
+	Lo  int64   `json:"ci_lo_ns"`
+	Hi  int64   `json:"ci_hi_ns"`
+	// Sig is "slower" or "faster" when the 95% interval excludes zero,
+	// "same" when it does not, "untested" for max or too few samples.
+	Sig string `json:"sig"`
+}
+
+// MetricPlot holds one metric's curves: a series per run (and per mirror).
+type MetricPlot struct {
+	Metric string   `json:"metric"`
+	Bins   []int64  `json:"bin_edges_ns"` // histogram bin edges shared by every series
+	Series []Series `json:"series"`
+}
+
+// Series is one distribution drawn three ways.
+type Series struct {
+	Name  string    `json:"name"`
+	Run   int       `json:"run"`
+	Count int64     `json:"count"`
+	Nines []XY      `json:"nines"` // X = 1/(1-q)
+	CDF   []XY      `json:"cdf,omitempty"`
+	Hist  []float64 `json:"hist,omitempty"` // fraction of samples per bin
+}
+
+// XY is a point: for Nines X = 1/(1-q) and V the value at q; for the CDF
+// V is the value and X the fraction at or below it.
+type XY struct {
+	X float64 `json:"x"`
+	V int64   `json:"v"`
+}
+
+// Timeline is a run's latency and message rate over time, in buckets.
+type Timeline struct {
+	Run      int              `json:"run"`
+	BucketMS int              `json:"bucket_ms"`
+	SpanS    float64          `json:"span_s"`
+	RepMarks []float64        `json:"rep_marks_s,omitempty"` // where repetitions 2..N start
+	Metrics  []TimelineMetric `json:"metrics"`
+}
+
+// TimelineMetric is one metric's buckets (empty buckets left out).
+type TimelineMetric struct {
+	Metric  string   `json:"metric"`
+	Buckets []Bucket `json:"buckets"`
+}
+
+// Bucket summarises the samples whose wire time fell in [T, T+bucket).
+type Bucket struct {
+	T   float64 `json:"t"`
+	N   int     `json:"n"`
+	P50 int64   `json:"p50_ns"`
+	P99 int64   `json:"p99_ns"`
+	Max int64   `json:"max_ns"`
+}
+
+// Split is tick-to-trade cut at the trader's own timestamps.
+type Split struct {
+	Run          int    `json:"run"`
+	AppOrders    int    `json:"app_orders"`     // orders written to the connection, per the trader
+	Joined       int    `json:"joined"`         // with both the order and its tick found in events
+	NoOrderEvent int    `json:"no_order_event"` // order id not among the captured orders
+	NoTickEvent  int    `json:"no_tick_event"`  // tick (conn, symbol, seq) not among the captured ticks
+	Failed       int    `json:"failed"`         // orders the trader never wrote (errors)
+	Parts        []Part `json:"parts"`
+}
+
+// Part is one component of the split.
+type Part struct {
+	Name     string   `json:"name"`
+	Desc     string   `json:"desc"`
+	Count    int      `json:"count"`
+	Mean     int64    `json:"mean_ns"`
+	Values   [5]int64 `json:"values_ns"`
+	Negative int      `json:"negative"` // samples below zero (clock or join trouble)
+	Nines    []XY     `json:"nines"`
+}
+
+// Group is one (kind, metric) breakdown.
+type Group struct {
+	Kind   string     `json:"kind"`
+	Metric string     `json:"metric"`
+	Rows   []GroupRow `json:"rows"`
+	Series []Series   `json:"series"` // nines only
+}
+
+// GroupRow is one group member's percentiles in one run.
+type GroupRow struct {
+	Run    int      `json:"run"`
+	Name   string   `json:"name"`
+	Count  int64    `json:"count"`
+	Values [5]int64 `json:"values_ns"`
+}
+
+// MirrorDiff sets a run's local capture beside its mirror capture.
+type MirrorDiff struct {
+	Run  int         `json:"run"`
+	Rows []MirrorRow `json:"rows"`
+}
+
+// MirrorRow compares one metric.
+type MirrorRow struct {
+	Metric      string   `json:"metric"`
+	LocalCount  int64    `json:"local_count"`
+	MirrorCount int64    `json:"mirror_count"`
+	Local       [5]int64 `json:"local_ns"`
+	Mirror      [5]int64 `json:"mirror_ns"`
+	Delta       [5]int64 `json:"delta_ns"` // mirror − local
+}
+
+// Slow is one of the slowest samples of a metric, to look up in the capture.
+type Slow struct {
+	Run     int     `json:"run"`
+	Rep     int     `json:"rep"`
+	Metric  string  `json:"metric"`
+	ValueNS int64   `json:"value_ns"`
+	WireNS  int64   `json:"wire_ns"`
+	AtS     float64 `json:"at_s"` // seconds into the repetition
+	Conn    string  `json:"conn"`
+	Symbol  string  `json:"symbol,omitempty"`
+	Seq     uint64  `json:"seq,omitempty"`
+	OrderID string  `json:"order_id,omitempty"`
+}
+
+// Conn is one TCP connection the monitor saw.
+type Conn struct {
+	Run        int      `json:"run"`
+	Rep        int      `json:"rep"`
+	Conn       string   `json:"conn"`
+	App        string   `json:"app,omitempty"`
+	Profile    string   `json:"profile,omitempty"`
+	TLS        string   `json:"tls,omitempty"`
+	SNI        string   `json:"sni,omitempty"`
+	ALPN       string   `json:"alpn,omitempty"`
+	Bytes      [2]int64 `json:"bytes"`
+	GapBytes   [2]int64 `json:"gap_bytes"`
+	Decrypted  uint64   `json:"decrypted"`
+	NoKey      uint64   `json:"no_key"`
+	WSMessages [2]int64 `json:"ws_messages"`
+	Ticks      int64    `json:"ticks"`
+	Orders     int64    `json:"orders"`
+	Acks       int64    `json:"acks"`
+	Errors     []string `json:"errors,omitempty"`
+}
+
+// Options tune Build.
+type Options struct {
+	Title     string   // page title (default from the runs)
+	Generator string   // cloudpcap version, for the page footer
+	Labels    []string // names for the runs, in order (default: scenario and start time)
+}
+
+// bucketNS is the timeline resolution.
+const bucketNS = int64(100 * time.Millisecond)
+
+// slowestN is how many slowest samples the page lists per metric and run.
+const slowestN = 5
+
+// maxGroupSeries bounds the curves drawn per group chart.
+const maxGroupSeries = 12
+
+// Build computes the model of runs; the first run is the reference.
+func Build(runs []*Run, o Options) (*Model, error) {
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("report: no runs")
+	}
+	for i, l := range o.Labels {
+		if i < len(runs) && l != "" {
+			runs[i].Label = l
+		}
+	}
+	uniqueLabels(runs)
+	m := &Model{
+		Title:     o.Title,
+		Generator: o.Generator,
+		Reference: runs[0].Label,
+		Quantiles: QuantileNames,
+		Method: fmt.Sprintf("Δ = run − reference at the same percentile. Marks: a %.0f%% bootstrap interval of Δ (%d resamples of each run's HDR histogram, "+
+			"drawn exactly through the order statistic's Beta distribution, fixed seed) that excludes zero: ▲ slower, ▼ faster, · within noise. "+
+			"The bootstrap treats samples as independent; bursts make it optimistic, so judge run-to-run noise by the repetition range (min–max over repetitions) where shown. Max is not tested.",
+			bootLevel*100, bootIters),
+	}
+	if m.Title == "" {
+		m.Title = "cloudpcap report: " + runs[0].Label
+		if len(runs) > 1 {
+			m.Title = fmt.Sprintf("cloudpcap compare: %d runs, reference %s", len(runs), runs[0].Label)
+		}
+	}
+	hists := make([]map[string]*dist, len(runs))
+	mirrors := make([]map[string]*dist, len(runs))
+	for i, r := range runs {
+		m.Runs = append(m.Runs, runInfo(r))
+		for _, p := range r.Problems {
+			m.warn(i, "warn", p)
+		}
+		var err error
+		if hists[i], err = dists(r.Summary, filepath.Join(r.Dir, "summary.json")); err != nil {
+			return nil, err
+		}
+		if r.Mirror != nil {
+			if mirrors[i], err = dists(r.Mirror, filepath.Join(r.Dir, "summary-mirror.json")); err != nil {
+				return nil, err
+			}
+		}
+		m.runWarnings(i, r, hists[i])
+		if i > 0 {
+			m.machineWarnings(i, runs[0], r)
+			if d := scenarioDiff(runs[0].ScenarioYAML, r.ScenarioYAML); d != nil {
+				d.Run = i
+				m.ScenarioDiffs = append(m.ScenarioDiffs, *d)
+			}
+		}
+	}
+	m.tables(runs, hists)
+	m.plots(runs, hists, mirrors)
+	if err := m.groups(runs); err != nil {
+		return nil, err
+	}
+	for i, r := range runs {
+		m.Timelines = append(m.Timelines, timeline(i, r))
+		sp := split(i, r)
+		m.Splits = append(m.Splits, sp)
+		if sp.AppOrders > 0 && sp.Joined*10 < sp.AppOrders*9 {
+			m.warn(i, "warn", fmt.Sprintf("tick-to-trade split: only %d of %d orders the trader wrote were joined with captured events (%d order ids not captured, %d ticks not captured)",
+				sp.Joined, sp.AppOrders, sp.NoOrderEvent, sp.NoTickEvent))
+		}
+		m.Slowest = append(m.Slowest, slowest(i, r)...)
+		m.Conns = append(m.Conns, conns(i, r)...)
+		if r.Mirror != nil {
+			md := mirrorDiff(i, hists[i], mirrors[i])
+			m.Mirror = append(m.Mirror, md)
+			for _, row := range md.Rows {
+				if row.LocalCount == 0 && row.MirrorCount == 0 {
+					continue
+				}
+				if row.LocalCount != row.MirrorCount {
+					m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s has %d samples in the mirror capture and %d locally", row.Metric, row.MirrorCount, row.LocalCount))
+				}
+				if d := row.Delta[0]; row.Local[0] > 0 && math.Abs(float64(d)) > 0.1*float64(row.Local[0]) && math.Abs(float64(d)) > 20e3 {
+					m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s p50 differs by %s (%+.0f%%)", row.Metric, fmtDur(d), 100*float64(d)/float64(row.Local[0])))
+				}
+			}
+		}
+	}
+	if m.Warnings == nil {
+		m.Warnings = []Warning{}
+	}
+	return m, nil
+}
+
+func (m *Model) warn(run int, level, text string) {
+	m.Warnings = append(m.Warnings, Warning{Run: run, Level: level, Text: text})
+}
+
+func uniqueLabels(runs []*Run) {
+	seen := map[string]int{}
+	for _, r := range runs {
+		seen[r.Label]++
+		if n := seen[r.Label]; n > 1 {
+			r.Label = fmt.Sprintf("%s #%d", r.Label, n)
+		}
+	}
+}
+
+func runInfo(r *Run) RunInfo {
+	clean := filepath.Clean(r.Dir)
+	ri := RunInfo{
+		Label:        r.Label,
+		Dir:          filepath.Base(filepath.Dir(clean)) + "/" + filepath.Base(clean),
+		Scenario:     r.Scenario.Name,
+		Description:  r.Scenario.Description,
+		Repetitions:  len(r.Reps),
+		ScenarioYAML: r.ScenarioYAML,
+		Partial:      r.Summary.Partial,
+		Reason:       r.Summary.Reason,
+	}
+	for _, rep := range r.Reps {
+		ri.Events += len(rep.Events)
+		ri.AppLines += len(rep.App)
+	}
+	if e := r.Env; e != nil {
+		ri.Start = e.Start.UTC().Format(time.RFC3339)
+		if !e.End.IsZero() {
+			ri.End = e.End.UTC().Format(time.RFC3339)
+			ri.DurationS = math.Round(e.End.Sub(e.Start).Seconds()*10) / 10
+		}
+		ri.Kernel, ri.CPU, ri.Cores, ri.Mechanism, ri.Modes = e.Kernel, e.CPU, e.Cores, e.Mechanism, e.Modes
+		ri.Status, ri.Revision, ri.GoVersion = e.Status, e.Version, e.GoVersion
+		for _, rep := range e.Repetitions {
+			for _, p := range rep.Points {
+				ri.Points = append(ri.Points, Point{Rep: rep.Repetition, Name: p.Name, Packets: p.Packets, Drops: p.Drops})
+			}
+			for _, em := range rep.Emulators {
+				ri.Emulators = append(ri.Emulators, emulators(rep.Repetition, em.Host, em.Data)...)
+			}
+		}
+	}
+	s := r.Summary
+	d := s.Decode
+	ri.Decode = DecodeCount{Packets: s.Capture.Packets, KernelDrops: s.Capture.Drops, Records: d.Records, Decrypted: d.RecordsDecrypted, NoKey: d.RecordsNoKey,
+		TCPGaps: d.TCP.Gaps, SeqGaps: d.Gaps.Gaps, Ticks: d.Ticks, Orders: d.Orders, Acks: d.Acks, Unmatched: d.OrdersUnmatched, LastTickOnly: d.OrdersLastTick}
+	return ri
+}
+
+// dists rebuilds every metric's histogram from a summary and checks the
+// summary's percentiles against it.
+func dists(s *pipeline.Summary, path string) (map[string]*dist, error) {
+	out := map[string]*dist{}
+	for _, name := range latency.MetricNames {
+		h, err := latency.FromMetric(s.Metrics[name])
+		if err != nil {
+			return nil, &Error{Path: path, Err: fmt.Errorf("metrics.%s: %w", name, err)}
+		}
+		out[name] = newDist(h)
+	}
+	return out, nil
+}
+
+func (m *Model) runWarnings(i int, r *Run, hs map[string]*dist) {
+	if r.Env != nil && r.Env.Status != "" && r.Env.Status != "ok" {
+		m.warn(i, "error", "run status: "+r.Env.Status)
+	}
+	if r.Summary.Partial {
+		m.warn(i, "error", "partial results: "+r.Summary.Reason)
+	}
+	for _, w := range r.Summary.Warnings {
+		m.warn(i, "warn", w)
+	}
+	if r.Mirror != nil {
+		for _, w := range r.Mirror.Warnings {
+			m.warn(i, "warn", "mirror capture: "+w)
+		}
+	}
+	if k := r.Summary.Decode.MissingKeys; len(k) > 0 {
+		show := k
+		if len(show) > 3 {
+			show = show[:3]
+		}
+		m.warn(i, "warn", fmt.Sprintf("no key log entry for %d TLS connections (client randoms %s%s)", len(k), strings.Join(show, ", "), map[bool]string{true: ", …"}[len(k) > 3]))
+	}
+	for _, name := range latency.MetricNames {
+		met := r.Summary.Metrics[name]
+		if met.Negative > 0 {
+			m.warn(i, "warn", fmt.Sprintf("%s: %d negative samples (down to %s) left out of the histogram: the exchange clock runs ahead of the capture clock", name, met.Negative, fmtDur(met.MinNegNS)))
+		}
+		if met.Overflow > 0 {
+			m.warn(i, "warn", fmt.Sprintf("%s: %d samples above one hour, recorded as one hour", name, met.Overflow))
+		}
+		d := hs[name]
+		got := [5]int64{d.quantile(.5), d.quantile(.9), d.quantile(.99), d.quantile(.999), d.max}
+		want := [5]int64{met.P50NS, met.P90NS, met.P99NS, met.P999NS, met.MaxNS}
+		if d.count() != met.Count || got != want {
+			m.warn(i, "error", fmt.Sprintf("%s: summary.json's numbers (count %d, p50..max %v) disagree with its own histogram (count %d, %v)", name, met.Count, want, d.count(), got))
+		}
+	}
+	for _, em := range m.Runs[i].Emulators {
+		if em.Late > 0 || em.Kernel > 0 {
+			m.warn(i, "warn", fmt.Sprintf("link emulator %s %s (rep %d): %d frames released late, %d dropped by the kernel before the emulator read them; release error p99 %s",
+				em.Host, em.Dir, em.Rep, em.Late, em.Kernel, fmtDur(em.ReleaseP99)))
+		}
+	}
+	for _, p := range m.Runs[i].Points {
+		if p.Drops > 0 && r.Summary.Capture.Drops == 0 {
+			m.warn(i, "warn", fmt.Sprintf("capture point %s (rep %d): the kernel dropped %d packets", p.Name, p.Rep, p.Drops))
+		}
+	}
+}
+
+func (m *Model) machineWarnings(i int, ref, r *Run) {
+	if ref.Env == nil || r.Env == nil {
+		return
+	}
+	var diff []string
+	if ref.Env.Kernel != r.Env.Kernel {
+		diff = append(diff, "kernel")
+	}
+	if ref.Env.CPU != r.Env.CPU || ref.Env.Cores != r.Env.Cores {
+		diff = append(diff, "CPU")
+	}
+	if ref.Env.Mechanism != r.Env.Mechanism {
+		diff = append(diff, "link mechanism")
+	}
+	if len(diff) > 0 {
+		m.warn(i, "warn", "differs from the reference in "+strings.Join(diff, ", ")+": differences may come from the machine, not the change")
+	}
+}
+
+func (m *Model) tables(runs []*Run, hists []map[string]*dist) {
+	rng := newRNG()
+	for _, name := range latency.MetricNames {
+		t := MetricTable{Metric: name}
+		for i, r := range runs {
+			d := hists[i][name]
+			row := Row{Run: i, Count: d.count(), Mean: r.Summary.Metrics[name].MeanNS}
+			for k, q := range tableQ {
+				row.Values[k] = d.quantile(q)
+			}
+			if i > 0 {
+				ref := hists[0][name]
+				for _, q := range tableQ {
+					row.Deltas = append(row.Deltas, delta(ref, d, q, rng))
+				}
+			}
+			if len(r.Summary.Repetitions) > 1 {
+				row.RepRange = make([][2]int64, 5)
+				for j, rs := range r.Summary.Repetitions {
+					mt := rs.Metrics[name]
+					v := [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS}
+					for k := range v {
+						if j == 0 || v[k] < row.RepRange[k][0] {
+							row.RepRange[k][0] = v[k]
+						}
+						if j == 0 || v[k] > row.RepRange[k][1] {
+							row.RepRange[k][1] = v[k]
+						}
+					}
+				}
+			}
+			t.Rows = append(t.Rows, row)
+		}
+		m.Table = append(m.Table, t)
+	}
+}
+
+// minBootSamples is the fewest samples per run for a significance mark.
+const minBootSamples = 20
+
+func delta(ref, d *dist, q float64, rng *rand.Rand) Delta {
+	a, b := ref.quantile(q), d.quantile(q)
+	dl := Delta{Abs: b - a, Sig: "untested"}
+	if a != 0 {
+		dl.Rel = math.Round(float64(b-a)/float64(a)*1e4) / 1e4
+	}
+	if q >= 1 || ref.count() < minBootSamples || d.count() < minBootSamples {
+		return dl
+	}
+	dl.Lo, dl.Hi = bootDelta(ref, d, q, rng)
+	switch {
+	case dl.Lo > 0:
+		dl.Sig = "slower"
+	case dl.Hi < 0:
+		dl.Sig = "faster"
+	default:
+		dl.Sig = "same"
+	}
+	return dl
+}
+
+// Nines: points per decade of 1/(1-q), and the deepest decade drawn.
+const (
+	ninesPerDecade = 20
+	ninesMaxX      = 1e6
+)
+
+// ninesCurve samples d at x = 1/(1-q) from 1 (q=0) to the deepest quantile
+// the sample count supports, then the max at x = count.
+func ninesCurve(d *dist) []XY {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	limit := math.Min(float64(n), ninesMaxX)
+	var out []XY
+	for k := 0; ; k++ {
+		x := math.Pow(10, float64(k)/ninesPerDecade)
+		if x > limit*(1+1e-9) {
+			break
+		}
+		q := 1 - 1/x
+		out = append(out, XY{X: round4(x), V: d.quantile(q)})
+	}
+	if last := out[len(out)-1]; last.X < float64(n) || last.V != d.max {
+		out = append(out, XY{X: round4(math.Max(float64(n), last.X*1.01)), V: d.max})
+	}
+	return out
+}
+
+// cdfCurve returns at most cdfPoints points of the empirical CDF, denser
+// where the distribution moves.
+func cdfCurve(d *dist) []XY {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	const cdfPoints = 160
+	step := int(math.Ceil(float64(len(d.vals)) / cdfPoints))
+	if step < 1 {
+		step = 1
+	}
+	var out []XY
+	for i := 0; i < len(d.vals); i += step {
+		out = append(out, XY{X: round4(float64(d.cum[i]) / float64(n)), V: d.vals[i]})
+	}
+	if last := len(d.vals) - 1; len(out) == 0 || out[len(out)-1].V != d.vals[last] {
+		out = append(out, XY{X: 1, V: d.vals[last]})
+	}
+	return out
+}
+
+func round4(x float64) float64 {
+	if x == 0 {
+		return 0
+	}
+	p := math.Pow(10, 4-math.Ceil(math.Log10(math.Abs(x))))
+	return math.Round(x*p) / p
+}
+
+// histBins is the number of log-spaced histogram bins per metric.
+const histBins = 40
+
+func binEdges(ds []*dist) []int64 {
+	lo, hi := int64(math.MaxInt64), int64(0)
+	for _, d := range ds {
+		if d.count() == 0 {
+			continue
+		}
+		lo = min(lo, max(d.min, 1))
+		hi = max(hi, d.max)
+	}
+	if hi == 0 {
+		return nil
+	}
+	if hi <= lo {
+		hi = lo + 1
+	}
+	l, h := math.Log(float64(lo)), math.Log(float64(hi)+1)
+	edges := make([]int64, histBins+1)
+	for i := range edges {
+		edges[i] = int64(math.Round(math.Exp(l + (h-l)*float64(i)/histBins)))
+	}
+	edges[0], edges[histBins] = lo, hi+1
+	return edges
+}
+
+func histogram(d *dist, edges []int64) []float64 {
+	n := d.count()
+	if n == 0 || len(edges) < 2 {
+		return nil
+	}
+	out := make([]float64, len(edges)-1)
+	var prev int64
+	for i, v := range d.vals {
+		c := d.cum[i] - prev
+		prev = d.cum[i]
+		b := sort.Search(len(edges), func(j int) bool { return edges[j] > v }) - 1
+		b = max(0, min(b, len(out)-1))
+		out[b] += float64(c)
+	}
+	for i := range out {
+		out[i] = round4(out[i] / float64(n))
+	}
+	return out
+}
+
+func (m *Model) plots(runs []*Run, hists, mirrors []map[string]*dist) {
+	for _, name := range latency.MetricNames {
+		p := MetricPlot{Metric: name}
+		var all []*dist
+		type src struct {
+			name string
+			run  int
+			d    *dist
+		}
+		var srcs []src
+		for i, r := range runs {
+			srcs = append(srcs, src{r.Label, i, hists[i][name]})
+			if mirrors[i] != nil {
+				srcs = append(srcs, src{r.Label + " (mirror)", i, mirrors[i][name]})
+			}
+		}
+		for _, s := range srcs {
+			all = append(all, s.d)
+		}
+		p.Bins = binEdges(all)
+		for _, s := range srcs {
+			if s.d.count() == 0 {
+				continue
+			}
+			p.Series = append(p.Series, Series{Name: s.name, Run: s.run, Count: s.d.count(), Nines: ninesCurve(s.d), CDF: cdfCurve(s.d), Hist: histogram(s.d, p.Bins)})
+		}
+		m.Metrics = append(m.Metrics, p)
+	}
+}
+
+func (m *Model) groups(runs []*Run) error {
+	kinds := map[string]bool{}
+	for _, r := range runs {
+		for k := range r.Summary.Groups {
+			kinds[k] = true
+		}
+	}
+	var ks []string
+	for k := range kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, kind := range ks {
+		for _, metric := range latency.MetricNames {
+			g := Group{Kind: kind, Metric: metric}
+			for i, r := range runs {
+				byName := r.Summary.Groups[kind]
+				names := make([]string, 0, len(byName))
+				for n := range byName {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				for _, n := range names {
+					met := byName[n][metric]
+					if met.Count == 0 {
+						continue
+					}
+					h, err := latency.FromMetric(met)
+					if err != nil {
+						return &Error{Path: filepath.Join(r.Dir, "summary.json"), Err: fmt.Errorf("groups.%s.%s.%s: %w", kind, n, metric, err)}
+					}
+					d := newDist(h)
+					g.Rows = append(g.Rows, GroupRow{Run: i, Name: n, Count: d.count(), Values: [5]int64{d.quantile(.5), d.quantile(.9), d.quantile(.99), d.quantile(.999), d.max}})
+					if len(g.Series) < maxGroupSeries {
+						label := n
+						if len(runs) > 1 {
+							label = r.Label + " · " + n
+						}
+						g.Series = append(g.Series, Series{Name: label, Run: i, Count: d.count(), Nines: ninesCurve(d)})
+					}
+				}
+			}
+			if len(g.Rows) > 0 {
+				m.Groups = append(m.Groups, g)
+			}
+		}
+	}
+	return nil
+}
+
+// sample is one latency taken from an event.
+type sample struct {
+	metric string
+	v      int64
+	ev     *Event
+}
+
+func eventSample(ev *Event) (string, int64, bool) {
+	switch {
+	case ev.Kind == "tick" && ev.FeedLatency != nil:
+		return latency.FeedLatency, *ev.FeedLatency, true
+	case ev.Kind == "order" && ev.TickToTrade != nil:
+		return latency.TickToTrade, *ev.TickToTrade, true
+	case ev.Kind == "ack" && ev.OrderToAck != nil:
+		return latency.OrderToAck, *ev.OrderToAck, true
+	}
+	return "", 0, false
+}
+
+// timeline buckets every repetition's events by wire time; repetitions are
+// laid end to end.
+func timeline(i int, r *Run) Timeline {
+	t := Timeline{Run: i, BucketMS: int(bucketNS / int64(time.Millisecond))}
+	per := map[string]map[int64][]int64{}
+	var offset int64 // in buckets
+	for ri, rep := range r.Reps {
+		first, last := int64(math.MaxInt64), int64(math.MinInt64)
+		for k := range rep.Events {
+			if w := rep.Events[k].WireNS; w > 0 {
+				first, last = min(first, w), max(last, w)
+			}
+		}
+		if first > last {
+			continue
+		}
+		if ri > 0 && offset > 0 {
+			t.RepMarks = append(t.RepMarks, float64(offset)*float64(bucketNS)/1e9)
+		}
+		for k := range rep.Events {
+			ev := &rep.Events[k]
+			name, v, ok := eventSample(ev)
+			if !ok || ev.WireNS <= 0 {
+				continue
+			}
+			b := offset + (ev.WireNS-first)/bucketNS
+			if per[name] == nil {
+				per[name] = map[int64][]int64{}
+			}
+			per[name][b] = append(per[name][b], v)
+		}
+		offset += (last-first)/bucketNS + 2 // one empty bucket between repetitions
+	}
+	if offset > 0 {
+		t.SpanS = float64(offset-1) * float64(bucketNS) / 1e9
+	}
+	for _, name := range latency.MetricNames {
+		bs := per[name]
+		if len(bs) == 0 {
+			continue
+		}
+		keys := make([]int64, 0, len(bs))
+		for k := range bs {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+		tm := TimelineMetric{Metric: name}
+		for _, k := range keys {
+			vs := bs[k]
+			d := distOf(vs)
+			tm.Buckets = append(tm.Buckets, Bucket{T: round4(float64(k) * float64(bucketNS) / 1e9), N: len(vs), P50: d.quantile(.5), P99: d.quantile(.99), Max: d.max})
+		}
+		t.Metrics = append(t.Metrics, tm)
+	}
+	return t
+}
+
+// Split parts, in order along the path of a trade.
+var splitParts = []struct{ name, desc string }{
+	{"network_in", "tick on the wire → trader read it (app recv − tick wire)"},
+	{"decision", "strategy (app decide − recv)"},
+	{"send", "order queued and written (app written − decide)"},
+	{"network_out", "written → order on the wire (order wire − app written)"},
+	{"tick_to_trade", "the sum: order wire − tick wire, for the joined orders"},
+}
+
+type tickKey struct {
+	conn, symbol string
+	seq          uint64
+}
+
+// split joins the traders' timestamps with the captured events of each
+// repetition: orders by order id, ticks by (conn, symbol, seq).
+func split(i int, r *Run) Split {
+	sp := Split{Run: i}
+	vals := make([][]int64, len(splitParts))
+	for _, rep := range r.Reps {
+		ticks := map[tickKey]int64{}
+		orders := map[string]*Event{}
+		for k := range rep.Events {
+			ev := &rep.Events[k]
+			switch ev.Kind {
+			case "tick":
+				key := tickKey{ev.Conn, ev.Symbol, ev.Seq}
+				if _, dup := ticks[key]; !dup {
+					ticks[key] = ev.WireNS
+				}
+			case "order":
+				if ev.OrderID != "" {
+					if _, dup := orders[ev.OrderID]; !dup {
+						orders[ev.OrderID] = ev
+					}
+				}
+			}
+		}
+		for k := range rep.App {
+			a := &rep.App[k]
+			if a.Kind != "order" {
+				continue
+			}
+			if a.WroteNS == 0 {
+				sp.Failed++
+				continue
+			}
+			sp.AppOrders++
+			oe, okO := orders[a.OrderID]
+			tw, okT := ticks[tickKey{a.TickConn, a.Symbol, a.TickSeq}]
+			if !okT && okO && oe.Match == "explicit" && oe.TickConn == a.TickConn && oe.TickSeq == a.TickSeq && oe.TickWireNS > 0 {
+				tw, okT = oe.TickWireNS, true
+			}
+			if !okO {
+				sp.NoOrderEvent++
+			}
+			if !okT {
+				sp.NoTickEvent++
+			}
+			if !okO || !okT {
+				continue
+			}
+			sp.Joined++
+			vals[0] = append(vals[0], a.RecvNS-tw)
+			vals[1] = append(vals[1], a.DecideNS-a.RecvNS)
+			vals[2] = append(vals[2], a.WroteNS-a.DecideNS)
+			vals[3] = append(vals[3], oe.WireNS-a.WroteNS)
+			vals[4] = append(vals[4], oe.WireNS-tw)
+		}
+	}
+	for k, p := range splitParts {
+		part := Part{Name: p.name, Desc: p.desc, Count: len(vals[k])}
+		if len(vals[k]) > 0 {
+			d := distOf(vals[k])
+			var sum float64
+			for _, v := range vals[k] {
+				sum += float64(v)
+				if v < 0 {
+					part.Negative++
+				}
+			}
+			part.Mean = int64(math.Round(sum / float64(len(vals[k]))))
+			part.Values = [5]int64{d.quantile(.5), d.quantile(.9), d.quantile(.99), d.quantile(.999), d.max}
+			part.Nines = ninesCurve(d)
+		}
+		sp.Parts = append(sp.Parts, part)
+	}
+	return sp
+}
+
+// slowest lists the slowest samples of each metric over all repetitions.
+func slowest(i int, r *Run) []Slow {
+	var out []Slow
+	for _, name := range latency.MetricNames {
+		var top []Slow
+		for _, rep := range r.Reps {
+			var first int64 = math.MaxInt64
+			for k := range rep.Events {
+				if w := rep.Events[k].WireNS; w > 0 && w < first {
+					first = w
+				}
+			}
+			for k := range rep.Events {
+				ev := &rep.Events[k]
+				mn, v, ok := eventSample(ev)
+				if !ok || mn != name {
+					continue
+				}
+				if len(top) == slowestN && v <= top[slowestN-1].ValueNS {
+					continue
+				}
+				s := Slow{Run: i, Rep: rep.N, Metric: name, ValueNS: v, WireNS: ev.WireNS, AtS: round4(float64(ev.WireNS-first) / 1e9), Conn: ev.Conn, Symbol: ev.Symbol, OrderID: ev.OrderID}
+				if ev.Kind == "tick" {
+					s.Seq = ev.Seq
+				}
+				top = append(top, s)
+				sort.SliceStable(top, func(a, b int) bool { return top[a].ValueNS > top[b].ValueNS })
+				if len(top) > slowestN {
+					top = top[:slowestN]
+				}
+			}
+		}
+		out = append(out, top...)
+	}
+	return out
+}
+
+func conns(i int, r *Run) []Conn {
+	var out []Conn
+	for _, rep := range r.Reps {
+		if rep.Summary == nil {
+			continue
+		}
+		for _, c := range rep.Summary.Connections {
+			cn := Conn{Run: i, Rep: rep.N, Conn: c.Conn, App: c.App, Profile: c.Profile, Bytes: c.Bytes, GapBytes: c.GapBytes,
+				WSMessages: c.WSMessages, Ticks: c.Ticks, Orders: c.Orders, Acks: c.Acks, Errors: c.Errors}
+			if t := c.TLS; t != nil {
+				cn.TLS = strings.TrimSpace("TLS " + t.Version + " " + t.Suite)
+				cn.SNI, cn.ALPN, cn.Decrypted, cn.NoKey = t.SNI, t.ALPN, t.Decrypted, t.NoKey
+			}
+			out = append(out, cn)
+		}
+	}
+	return out
+}
+
+func mirrorDiff(i int, local, mirror map[string]*dist) MirrorDiff {
+	md := MirrorDiff{Run: i}
+	for _, name := range latency.MetricNames {
+		l, mi := local[name], mirror[name]
+		row := MirrorRow{Metric: name, LocalCount: l.count(), MirrorCount: mi.count()}
+		for k, q := range tableQ {
+			row.Local[k], row.Mirror[k] = l.quantile(q), mi.quantile(q)
+			row.Delta[k] = row.Mirror[k] - row.Local[k]
+		}
+		md.Rows = append(md.Rows, row)
+	}
+	return md
+}
+
+// scenarioDiff compares resolved scenarios line by line (comments and
+// blank lines ignored); nil when they are the same.
+func scenarioDiff(ref, run string) *ScenarioDiff {
+	if ref == "" || run == "" {
+		return nil
+	}
+	count := func(s string) map[string]int {
+		m := map[string]int{}
+		for _, l := range strings.Split(s, "\n") {
+			if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+				m[strings.TrimRight(l, " \t\r")]++
+			}
+		}
+		return m
+	}
+	a, b := count(ref), count(run)
+	d := &ScenarioDiff{}
+	const maxLines = 40
+	for _, l := range strings.Split(ref, "\n") {
+		l = strings.TrimRight(l, " \t\r")
+		if a[l] > b[l] && len(d.Removed) < maxLines {
+			d.Removed = append(d.Removed, l)
+			a[l]--
+		}
+	}
+	a = count(ref)
+	for _, l := range strings.Split(run, "\n") {
+		l = strings.TrimRight(l, " \t\r")
+		if b[l] > a[l] && len(d.Added) < maxLines {
+			d.Added = append(d.Added, l)
+			b[l]--
+		}
+	}
+	if len(d.Removed) == 0 && len(d.Added) == 0 {
+		return nil
+	}
+	return d
+}
+
+// fmtDur formats nanoseconds for people: 812ns, 35.2µs, 4.21ms, 1.50s.
+func fmtDur(ns int64) string {
+	neg := ns < 0
+	a := float64(ns)
+	if neg {
+		a = -a
+	}
+	var s string
+	switch {
+	case a < 1e3:
+		s = fmt.Sprintf("%.0fns", a)
+	case a < 1e6:
+		s = trim3(a/1e3) + "µs"
+	case a < 1e9:
+		s = trim3(a/1e6) + "ms"
+	default:
+		s = trim3(a/1e9) + "s"
+	}
+	if neg {
+		return "−" + s
+	}
+	return s
+}
+
+// trim3 prints three significant digits.
+func trim3(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// emulators reads a link emulator's stats JSON (lab/linkemu.Stats); a
+// missing or unreadable record gives nothing.
+func emulators(rep int, host string, data json.RawMessage) []Emulator {
+	if len(data) == 0 {
+		return nil
+	}
+	var st linkemu.Stats
+	if json.Unmarshal(data, &st) != nil {
+		return nil
+	}
+	var out []Emulator
+	for _, d := range []struct {
+		name string
+		s    linkemu.DirStats
+	}{{"a2b", st.AtoB}, {"b2a", st.BtoA}} {
+		s := d.s
+		if s.Received == 0 && s.Params == "" {
+			continue
+		}
+		out = append(out, Emulator{Rep: rep, Host: host, Dir: d.name, Params: s.Params, Forwarded: s.Forwarded,
+			Dropped: s.DroppedLoss + s.DroppedQueue + s.DroppedOversize + s.SendErrors, Late: s.Late, Kernel: s.KernelDrops,
+			ReleaseP50: s.ReleaseError.P50Ns, ReleaseP99: s.ReleaseError.P99Ns, ReleaseMax: s.ReleaseError.MaxNs})
+	}
+	return out
+}
