@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cloudpcap/cloudpcap/lab/runner"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
 	"github.com/cloudpcap/cloudpcap/monitor/keylog"
@@ -177,7 +177,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("--events %s: %w", *eventsPath, err)
 	}
 	if *summaryPath != "" {
-		if err := writeJSON(*summaryPath, sum); err != nil {
+		if err := runner.WriteJSON(*summaryPath, sum); err != nil {
 			return err
 		}
 	}
@@ -198,18 +198,4 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "warning: capture ended early: %v (partial results kept)\n", readErr)
 	}
 	return nil
-}
-
-// writeJSON writes v indented to path (via a temporary file, so a reader
-// never sees half a file).
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -390,7 +390,9 @@ func newEnv(sc *scenario.Scenario, mech mechanism, start time.Time) *Env {
 	return e
 }
 
-func writeJSON(path string, v any) error {
+// WriteJSON writes v as indented JSON to path through a temporary file,
+// so a reader never sees half a file.
+func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err

@@ -141,10 +141,10 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 		rep, err := runOnce(ctx, sc, o, mech, repDir, r)
 		if rep != nil && sc.Repeat > 1 {
 			if rep.local != nil {
-				_ = writeJSON(filepath.Join(repDir, "summary.json"), rep.local)
+				_ = WriteJSON(filepath.Join(repDir, "summary.json"), rep.local)
 			}
 			if rep.mirror != nil {
-				_ = writeJSON(filepath.Join(repDir, "summary-mirror.json"), rep.mirror)
+				_ = WriteJSON(filepath.Join(repDir, "summary-mirror.json"), rep.mirror)
 			}
 		}
 		if rep != nil {
@@ -179,16 +179,16 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 		}
 	}
 	if res.Summary != nil {
-		if err := writeJSON(filepath.Join(dir, "summary.json"), res.Summary); err != nil {
+		if err := WriteJSON(filepath.Join(dir, "summary.json"), res.Summary); err != nil {
 			return res, err
 		}
 	}
 	if res.Mirror != nil {
-		if err := writeJSON(filepath.Join(dir, "summary-mirror.json"), res.Mirror); err != nil {
+		if err := WriteJSON(filepath.Join(dir, "summary-mirror.json"), res.Mirror); err != nil {
 			return res, err
 		}
 	}
-	if err := writeJSON(filepath.Join(dir, "env.json"), env); err != nil {
+	if err := WriteJSON(filepath.Join(dir, "env.json"), env); err != nil {
 		return res, err
 	}
 	return res, runErr
