@@ -52,15 +52,13 @@ type Pipeline struct {
 	cor   *correlate.Correlator
 	conns []*conn // open and closed, in order of opening
 	live  map[stream.ConnKey]*conn
-	syn   map[stream.ConnKey]*synTimes
+	syn   map[stream.ConnKey]int64 // client SYN times, until tcpflow opens the connection
 	fl    profile.Fields
 	agg   aggregate
 	err   error // first sink error
 	first int64
 	last  int64
 }
-
-type synTimes struct{ syn, synack, ack int64 }
 
 // aggregate holds counters of connections already closed.
 type aggregate struct {
@@ -71,7 +69,7 @@ type aggregate struct {
 
 // New returns a Pipeline.
 func New(cfg Config) (*Pipeline, error) {
-	p := &Pipeline{cfg: cfg, prof: cfg.Profile, live: map[stream.ConnKey]*conn{}, syn: map[stream.ConnKey]*synTimes{}}
+	p := &Pipeline{cfg: cfg, prof: cfg.Profile, live: map[stream.ConnKey]*conn{}, syn: map[stream.ConnKey]int64{}}
 	if p.prof == nil {
 		p.prof, _ = profile.ByName("auto")
 	}
@@ -105,19 +103,21 @@ func (p *Pipeline) Packet(pkt *capture.Packet) {
 	p.asm.Add(pkt)
 }
 
-// noteSYN records handshake times for the connection record (SYN and SYN-ACK
-// are rare: this map is touched only for them and the first ACK after).
+// noteSYN measures the TCP handshake at the capture point: SYN to SYN-ACK.
+// It runs before tcpflow sees the packet, so a SYN's time is waiting in
+// p.syn when the factory opens the connection, and a SYN-ACK finds the
+// connection open. Only SYN packets touch this.
 func (p *Pipeline) noteSYN(pkt *capture.Packet) {
 	if !pkt.Flags.Has(capture.ACK) {
 		k := stream.ConnKey{Client: pkt.Src, Server: pkt.Dst}
 		if _, ok := p.syn[k]; !ok && len(p.syn) < 1<<16 {
-			p.syn[k] = &synTimes{syn: pkt.TS}
+			p.syn[k] = pkt.TS
 		}
 		return
 	}
 	k := stream.ConnKey{Client: pkt.Dst, Server: pkt.Src}
-	if s, ok := p.syn[k]; ok && s.synack == 0 {
-		s.synack = pkt.TS
+	if c := p.live[k]; c != nil && c.synNS > 0 && c.rec.HandshakeRTTNS == 0 && pkt.TS >= c.synNS {
+		c.rec.HandshakeRTTNS = pkt.TS - c.synNS
 	}
 }
 
@@ -147,10 +147,8 @@ func (p *Pipeline) Correlator() *correlate.Correlator { return p.cor }
 
 func (p *Pipeline) newConn(key stream.ConnKey, info tcpflow.ConnInfo) stream.Handler {
 	c := &conn{p: p, key: key, rec: ConnRecord{Conn: key.String(), Client: key.Client.String(), Server: key.Server.String(), FirstNS: info.FirstNS, Opened: info.Opened.String()}}
-	if s, ok := p.syn[key]; ok {
-		if s.synack > s.syn {
-			c.rec.HandshakeRTTNS = s.synack - s.syn
-		}
+	if ts, ok := p.syn[key]; ok {
+		c.synNS = ts
 		delete(p.syn, key)
 	}
 	c.prof = p.prof
@@ -172,6 +170,7 @@ type conn struct {
 	sniffd bool
 	prof   *profile.Profile // pinned once auto recognised the exchange
 	orders map[int64]correlate.OrderRef
+	synNS  int64 // capture time of the client's SYN (0: not seen)
 	closed bool
 }
 
