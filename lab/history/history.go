@@ -251,7 +251,7 @@ func (db *DB) Index(runDir string) error {
 		return err
 	}
 	rev, src := r.Env.Revision, "env.json"
-	if rev == "" {
+	if rev == "" || rev == "dev" { // "dev": a binary built without a version or VCS stamp
 		rev, src = gitHead(), "git HEAD at index time"
 		if rev == "" {
 			src = "unknown"
