@@ -100,7 +100,8 @@ type tickRec struct {
 
 type feedConn struct {
 	key   stream.ConnKey
-	ring  []tickRec
+	ring  []tickRec // grows by doubling up to Config.TickRing, then wraps
+	max   int
 	next  int
 	full  bool
 	group *groupStats
@@ -221,7 +222,7 @@ func (c *Correlator) connGroups(conn stream.ConnKey) *connGroups {
 func (c *Correlator) feed(conn stream.ConnKey) *feedConn {
 	fc := c.feeds[conn]
 	if fc == nil {
-		fc = &feedConn{key: conn, ring: make([]tickRec, c.cfg.TickRing), last: map[uint64]uint64{}}
+		fc = &feedConn{key: conn, ring: make([]tickRec, min(1024, c.cfg.TickRing)), max: c.cfg.TickRing, last: map[uint64]uint64{}}
 		fc.group = c.group("feed_conn", conn.String())
 		c.feeds[conn] = fc
 	}
@@ -269,7 +270,15 @@ func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Sp
 	fc.ring[fc.next] = rec
 	fc.next++
 	if fc.next == len(fc.ring) {
-		fc.next, fc.full = 0, true
+		if !fc.full && len(fc.ring) < fc.max {
+			// Grow (rarely: log2 of the cap times per connection) so that a
+			// capture with many quiet connections does not pay for the cap.
+			grown := make([]tickRec, min(2*len(fc.ring), fc.max))
+			copy(grown, fc.ring)
+			fc.ring = grown
+		} else {
+			fc.next, fc.full = 0, true
+		}
 	}
 	ht := c.byHost[conn.Client.Addr()]
 	if ht == nil {

@@ -138,3 +138,22 @@ func TestTickDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Tick allocates %v", n)
 	}
 }
+
+// The ring grows to its cap and then keeps the most recent ticks.
+func TestRingGrowsThenWraps(t *testing.T) {
+	c := New(Config{TickRing: 3000}, nil)
+	for i := uint64(1); i <= 5000; i++ {
+		c.Tick(feedA, tick(i, 1), stream.Span{LastNS: int64(i)}, nil)
+	}
+	fc := c.feeds[feedA]
+	if len(fc.ring) != 3000 || !fc.full {
+		t.Fatalf("ring len %d full %v", len(fc.ring), fc.full)
+	}
+	sym := fc.ring[0].sym
+	if _, ok := fc.find(2001, sym); !ok {
+		t.Error("tick 2001 (within the last 3000) not found")
+	}
+	if _, ok := fc.find(2000, sym); ok {
+		t.Error("tick 2000 should have been overwritten")
+	}
+}
