@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,10 +176,37 @@ type Series struct {
 }
 
 // XY is a point: for Nines X = 1/(1-q) and V the value at q; for the CDF
-// V is the value and X the fraction at or below it.
+// V is the value and X the fraction at or below it. In JSON it is the
+// pair [X, V].
 type XY struct {
-	X float64 `json:"x"`
-	V int64   `json:"v"`
+	X float64
+	V int64
+}
+
+// MarshalJSON writes [X, V].
+func (p XY) MarshalJSON() ([]byte, error) {
+	b := append([]byte{'['}, strconv.FormatFloat(p.X, 'g', -1, 64)...)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, p.V, 10)
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads [X, V].
+func (p *XY) UnmarshalJSON(b []byte) error {
+	var a [2]json.Number
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	x, err := a[0].Float64()
+	if err != nil {
+		return err
+	}
+	v, err := a[1].Int64()
+	if err != nil {
+		return err
+	}
+	p.X, p.V = x, v
+	return nil
 }
 
 // Timeline is a run's latency and message rate over time, in buckets.
@@ -599,7 +627,7 @@ func delta(ref, d *dist, q float64, rng *rand.Rand) Delta {
 
 // Nines: points per decade of 1/(1-q), and the deepest decade drawn.
 const (
-	ninesPerDecade = 20
+	ninesPerDecade = 12
 	ninesMaxX      = 1e6
 )
 
@@ -633,7 +661,7 @@ func cdfCurve(d *dist) []XY {
 	if n == 0 {
 		return nil
 	}
-	const cdfPoints = 160
+	const cdfPoints = 100
 	step := int(math.Ceil(float64(len(d.vals)) / cdfPoints))
 	if step < 1 {
 		step = 1
@@ -746,6 +774,13 @@ func (m *Model) groups(runs []*Run) error {
 	}
 	sort.Strings(ks)
 	for _, kind := range ks {
+		most := 0
+		for _, r := range runs {
+			most = max(most, len(r.Summary.Groups[kind]))
+		}
+		if most < 2 {
+			continue // one member per run: the breakdown repeats the totals
+		}
 		for _, metric := range latency.MetricNames {
 			g := Group{Kind: kind, Metric: metric}
 			for i, r := range runs {

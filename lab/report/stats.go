@@ -64,9 +64,10 @@ func (d *dist) count() int64 {
 	return d.cum[len(d.cum)-1]
 }
 
-// rank is HdrHistogram's rank of quantile q (0..1) among n samples.
+// rank is HdrHistogram's rank of quantile q (0..1) among n samples,
+// computed through the percentile as HdrHistogram does (same rounding).
 func rank(q float64, n int64) int64 {
-	r := q*float64(n) + 0.5
+	r := (q*100/100)*float64(n) + 0.5
 	if !(r >= 1) {
 		return 1
 	}
