@@ -9,7 +9,7 @@ SCENARIO ?= scenarios/quick.yaml
 # Test timeout per package; the whole suite must stay well under 20 minutes.
 TEST_TIMEOUT ?= 10m
 # Debian packages the tests use as oracles and drivers (installed when missing, as root).
-TEST_DEBS := tshark nodejs npm
+TEST_DEBS := tshark nodejs npm chromium
 
 .PHONY: help build test test-short bench perf lint fuzz clean deps-test deps-node
 
