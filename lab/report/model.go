@@ -403,6 +403,11 @@ func Build(runs []*Run, o Options) (*Model, error) {
 			m.warn(i, "warn", fmt.Sprintf("tick-to-trade split: only %d of %d orders the trader wrote were joined with captured events (%d order ids not captured, %d ticks not captured)",
 				sp.Joined, sp.AppOrders, sp.NoOrderEvent, sp.NoTickEvent))
 		}
+		if in := sp.Parts[0]; in.Negative > 0 && in.Negative*100 >= in.Count {
+			m.warn(i, "warn", fmt.Sprintf("tick-to-trade split: for %d of %d joined orders the trader read the tick before the capture saw it on the wire (median network in %s): the capture timestamps are late, so feed latency and tick-to-trade are overstated",
+				in.Negative, in.Count, fmtDur(in.Values[0])))
+		}
+		m.sameWireWarnings(i, r)
 		m.Slowest = append(m.Slowest, slowest(i, r)...)
 		m.Conns = append(m.Conns, conns(i, r)...)
 		if r.Mirror != nil {
@@ -816,6 +821,31 @@ func (m *Model) groups(runs []*Run) error {
 		}
 	}
 	return nil
+}
+
+// sameWireWarnings flags many messages stamped with one wire time: they
+// were released together (data held behind a gap, flushed at the end), so
+// their latencies measure the monitor, not the network.
+func (m *Model) sameWireWarnings(i int, r *Run) {
+	for _, rep := range r.Reps {
+		count := map[int64]int{}
+		var worst int64
+		ticks := 0
+		for k := range rep.Events {
+			ev := &rep.Events[k]
+			if ev.Kind != "tick" || ev.WireNS == 0 {
+				continue
+			}
+			ticks++
+			count[ev.WireNS]++
+			if count[ev.WireNS] > count[worst] {
+				worst = ev.WireNS
+			}
+		}
+		if n := count[worst]; n >= 20 && n*20 >= ticks {
+			m.warn(i, "warn", fmt.Sprintf("rep %d: %d of %d ticks carry the same wire time (%d): they were released together, after a gap or at the end of the capture, and their latencies are the monitor's delay", rep.N, n, ticks, worst))
+		}
+	}
 }
 
 // sample is one latency taken from an event.
