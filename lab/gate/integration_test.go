@@ -36,10 +36,14 @@ var resultsLine = regexp.MustCompile(`(?m)^results: (.+)$`)
 // thinks 200 µs before each order) and gates the candidates: the A/A pair
 // must pass (exit 0), the slower one must fail (exit 1) on tick_to_trade.
 //
-// The runs raise ci.yaml's tick_to_trade.p99 SLO (5 ms) to 1 s: on a
-// shared two-core machine scheduler stalls put the p99 anywhere from 1 ms
-// to 150 ms whatever the code does, and the SLO check has its own tests.
-// This test is about the statistical comparison.
+// Two overrides make it about the statistical comparison and reliable on a
+// shared two-core machine, where scheduler stalls move a run's tick-to-trade
+// p50 by ±40% and its p99 anywhere from 1 ms to 2 s whatever the code does:
+// eight repetitions instead of ci.yaml's five (with five, the one-sided
+// test at alpha/6 missed the 200 µs slowdown in about one pair of four
+// here; with eight it needs far less than complete separation), and no SLO
+// (ci.yaml's 5 ms p99 ceiling breached in most runs here; SLO checks have
+// their own tests).
 func TestIntegrationGateCI(t *testing.T) {
 	requireLab(t)
 	root, err := filepath.Abs(filepath.Join("..", ".."))
@@ -58,7 +62,7 @@ func TestIntegrationGateCI(t *testing.T) {
 	run := func(name string, sets ...string) string {
 		t.Helper()
 		args := []string{"run", filepath.Join(root, "scenarios", "ci.yaml"), "--out", results,
-			"--set", "duration=3s", "--set", "gate.slo={tick_to_trade.p99: 1s}"}
+			"--set", "duration=3s", "--set", "repeat=8", "--set", "gate.slo={}"}
 		for _, s := range sets {
 			args = append(args, "--set", s)
 		}

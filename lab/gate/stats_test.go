@@ -277,3 +277,28 @@ func TestBetaRand(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMannWhitney checks the exact test against enumeration of every split
+// and that p stays a probability, on small samples built from the input.
+func FuzzMannWhitney(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 9}, []byte{5, 6, 7, 8, 10})
+	f.Add([]byte{3, 3, 3}, []byte{3, 3})
+	f.Add([]byte{200, 1}, []byte{0})
+	f.Fuzz(func(t *testing.T, bb, cb []byte) {
+		if len(bb) == 0 || len(cb) == 0 || len(bb) > 7 || len(cb) > 7 {
+			return
+		}
+		b, c := make([]float64, len(bb)), make([]float64, len(cb))
+		for i, x := range bb {
+			b[i] = float64(x % 8)
+		}
+		for i, x := range cb {
+			c[i] = float64(x % 8)
+		}
+		r := MannWhitney(b, c)
+		want, u := bruteForce(b, c)
+		if r.U != u || math.Abs(r.P-want) > 1e-12 || r.P < MinP(len(b), len(c))-1e-12 || r.P > 1 {
+			t.Fatalf("b %v c %v: U %g p %g, enumeration U %g p %g", b, c, r.U, r.P, u, want)
+		}
+	})
+}

@@ -394,3 +394,41 @@ func TestFormat(t *testing.T) {
 		t.Errorf("flat sparkline = %q", s)
 	}
 }
+
+// FuzzReadRun feeds arbitrary summary.json and env.json contents to the
+// reader (seeded with the fixtures): it must return a run or an error
+// naming the file, never panic, and a run it accepts must index.
+func FuzzReadRun(f *testing.F) {
+	for _, name := range []string{"base", "partial"} {
+		s, _ := os.ReadFile(filepath.Join(fixture(name), "summary.json"))
+		e, _ := os.ReadFile(filepath.Join(fixture(name), "env.json"))
+		f.Add(s, e)
+	}
+	f.Add([]byte(`{"metrics":{"tick_to_trade":{"count":1,"hdr":"x"}},"repetitions":[{}]}`), []byte(`{"start":"2026-01-01T00:00:00Z"}`))
+	scen, err := os.ReadFile(filepath.Join(fixture("base"), "scenario.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, summary, env []byte) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "scenario.yaml"), scen, 0o644)
+		os.WriteFile(filepath.Join(dir, "summary.json"), summary, 0o644)
+		os.WriteFile(filepath.Join(dir, "env.json"), env, 0o644)
+		r, err := ReadRun(dir)
+		if err != nil {
+			if !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error does not name the folder: %v", err)
+			}
+			return
+		}
+		_ = r.Reps()
+		db, err := Open(filepath.Join(dir, "h.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Index(dir); err != nil {
+			t.Fatalf("accepted run does not index: %v", err)
+		}
+	})
+}
