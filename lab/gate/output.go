@@ -168,7 +168,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "\n> note: %s\n", mdEscape(n))
 	}
 	fmt.Fprintf(&b, "\n<details><summary>How to reproduce</summary>\n\n```sh\nmake build\n"+
-		"# the candidate's resolved scenario, as it ran\nbin/cloudpcap run %s/scenario.yaml --out results\n"+
+		"# the candidate's resolved scenario, as it ran (root: the lab makes namespaces)\nsudo bin/cloudpcap run %s/scenario.yaml --out results\n"+
 		"bin/cloudpcap gate --baseline %s --candidate results/%s/<UTC time> --seed %d\n```\n\n</details>\n",
 		rep.Candidate.Dir, rep.Baseline.Dir, rep.Candidate.Scenario, rep.Seed)
 	_, err := io.WriteString(w, b.String())
