@@ -181,20 +181,26 @@ func (t *Trader) Run(ctx context.Context) error {
 			go func() { defer feeds.Done(); c.runFeed(ctx, i) }()
 		}
 	}
-	flushDone := make(chan struct{})
-	if t.stamps != nil {
+	// The flusher holds its own reference and is waited for before Close
+	// (which clears t.stamps): a tick that is ready together with flushDone
+	// may still be taken once.
+	flushDone, flushExited := make(chan struct{}), make(chan struct{})
+	if st := t.stamps; st != nil {
 		go func() {
+			defer close(flushExited)
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
 			for {
 				select {
 				case <-tick.C:
-					t.stamps.flush()
+					st.flush()
 				case <-flushDone:
 					return
 				}
 			}
 		}()
+	} else {
+		close(flushExited)
 	}
 	<-ctx.Done()
 	feeds.Wait()
@@ -210,6 +216,7 @@ func (t *Trader) Run(ctx context.Context) error {
 	}
 	sendCancel()
 	close(flushDone)
+	<-flushExited
 	t.mu.Lock()
 	t.elapsed = time.Since(t.start)
 	t.mu.Unlock()
