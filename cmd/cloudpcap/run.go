@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cloudpcap/cloudpcap/lab/history"
 	"github.com/cloudpcap/cloudpcap/lab/liveview"
 	"github.com/cloudpcap/cloudpcap/lab/runner"
 	"golang.org/x/sys/unix"
@@ -71,6 +72,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if res != nil {
+		db := filepath.Join(*out, "history.db")
+		if herr := history.Index(db, res.Dir); herr != nil {
+			fmt.Fprintf(stderr, "warning: indexing the run in %s: %v\n", db, herr)
+		}
 		abs, _ := filepath.Abs(res.Dir)
 		fmt.Fprintf(stdout, "\nresults: %s\n", abs)
 	}
