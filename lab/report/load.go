@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -233,7 +234,12 @@ func (r *Run) readEvents(rep *Rep) error {
 		return &Error{Path: path, Err: err}
 	}
 	defer f.Close()
-	return scanJSONL(f, func(line int, b []byte) {
+	return r.parseEvents(rep, f, path)
+}
+
+// parseEvents appends the events read from rd to rep.
+func (r *Run) parseEvents(rep *Rep, rd io.Reader, path string) error {
+	return scanJSONL(rd, func(line int, b []byte) {
 		var ev Event
 		if err := json.Unmarshal(b, &ev); err != nil || ev.Kind == "" {
 			r.problem(rel(r.Dir, path), line, err)
@@ -254,21 +260,26 @@ func (r *Run) readApp(rep *Rep) error {
 		if err != nil {
 			return &Error{Path: path, Err: err}
 		}
-		err = scanJSONL(f, func(line int, b []byte) {
-			var st AppStamp
-			if err := json.Unmarshal(b, &st); err != nil || st.Kind == "" {
-				r.problem(rel(r.Dir, path), line, err)
-				return
-			}
-			st.Trader = trader
-			rep.App = append(rep.App, st)
-		}, path)
+		err = r.parseApp(rep, f, path, trader)
 		f.Close()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// parseApp appends one trader's timestamp lines read from rd to rep.
+func (r *Run) parseApp(rep *Rep, rd io.Reader, path, trader string) error {
+	return scanJSONL(rd, func(line int, b []byte) {
+		var st AppStamp
+		if err := json.Unmarshal(b, &st); err != nil || st.Kind == "" {
+			r.problem(rel(r.Dir, path), line, err)
+			return
+		}
+		st.Trader = trader
+		rep.App = append(rep.App, st)
+	}, path)
 }
 
 func (r *Run) problem(path string, line int, err error) {
@@ -291,8 +302,8 @@ func (r *Run) problem(path string, line int, err error) {
 }
 
 // scanJSONL calls fn for every non-empty line. Lines may be long (payloads).
-func scanJSONL(f *os.File, fn func(line int, b []byte), path string) error {
-	sc := bufio.NewScanner(f)
+func scanJSONL(rd io.Reader, fn func(line int, b []byte), path string) error {
+	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
 	line := 0
 	for sc.Scan() {

@@ -139,6 +139,16 @@ type mirrorView struct {
 
 // Render writes the page for m.
 func Render(w io.Writer, m *Model) error {
+	v := newView(m)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	if err := pageTmpl.ExecuteTemplate(bw, "page", v); err != nil {
+		return fmt.Errorf("report: rendering: %w", err)
+	}
+	return bw.Flush()
+}
+
+// newView lays out every chart of m for the template.
+func newView(m *Model) *view {
 	gen := m.Generator
 	if gen == "" {
 		gen = "dev"
@@ -256,11 +266,7 @@ func Render(w io.Writer, m *Model) error {
 			C     Conn
 		}{v.Labels[c.Run], c})
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
-	if err := pageTmpl.ExecuteTemplate(bw, "page", v); err != nil {
-		return fmt.Errorf("report: rendering: %w", err)
-	}
-	return bw.Flush()
+	return v
 }
 
 // WriteFile renders m into path, atomically (a temporary file renamed).
