@@ -848,13 +848,7 @@ func (m *Model) sameWireWarnings(i int, r *Run) {
 	}
 }
 
-// sample is one latency taken from an event.
-type sample struct {
-	metric string
-	v      int64
-	ev     *Event
-}
-
+// eventSample returns the metric and latency an event carries, if any.
 func eventSample(ev *Event) (string, int64, bool) {
 	switch {
 	case ev.Kind == "tick" && ev.FeedLatency != nil:

@@ -447,6 +447,11 @@ func timelineChart(id, title string, t Timeline, tm TimelineMetric) *Chart {
 		}
 		c.Series[i].Path = pb.String()
 	}
+	// Draw max under p99 under p50: with few samples per bucket they
+	// coincide, and the median must stay visible.
+	for l, r := 0, len(c.Series)-1; l < r; l, r = l+1, r-1 {
+		c.Series[l], c.Series[r] = c.Series[r], c.Series[l]
+	}
 	c.H = h
 	c.TickY = rate.Y + rate.H + 16
 	c.Title, c.XLabel, c.YLabel = title, "", "latency"+scaleNote(ya)
