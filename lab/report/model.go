@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/gate"
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
@@ -155,6 +156,19 @@ type Delta struct {
 	Hi  int64   `json:"ci_hi_ns"`
 	// Sig is "slower" or "faster" when the 95% interval excludes zero,
 	// "same" when it does not, "untested" for max or too few samples.
+	Sig string `json:"sig"`
+	// Reps compares the per-repetition values of this column, when both
+	// runs repeat: one-sided Mann–Whitney tests (the gate's test).
+	Reps *RepTest `json:"reps,omitempty"`
+}
+
+// RepTest is a Mann–Whitney comparison of per-repetition values.
+type RepTest struct {
+	N    int     `json:"n"`     // repetitions of this run
+	RefN int     `json:"ref_n"` // and of the reference
+	P    float64 `json:"p"`     // the smaller one-sided p-value
+	// Sig is "slower" or "faster" when that p-value is below 0.05, "same"
+	// when not, "untested" when so few repetitions cannot reach 0.05.
 	Sig string `json:"sig"`
 }
 
@@ -356,8 +370,9 @@ func Build(runs []*Run, o Options) (*Model, error) {
 		Quantiles: QuantileNames,
 		Method: fmt.Sprintf("Δ = run − reference at the same percentile. Marks: a %.0f%% bootstrap interval of Δ (%d resamples of each run's HDR histogram, "+
 			"drawn exactly through the order statistic's Beta distribution, fixed seed) that excludes zero: ▲ slower, ▼ faster, · within noise. "+
-			"The bootstrap treats samples as independent; bursts make it optimistic, so judge run-to-run noise by the repetition range (min–max over repetitions) where shown. Max is not tested.",
-			bootLevel*100, bootIters),
+			"The bootstrap treats samples as independent; bursts make it optimistic, so judge run-to-run noise by the repetition range (min–max over repetitions) where shown. "+
+			"When both runs repeat, each column's per-repetition values are also compared with one-sided Mann–Whitney tests (as cloudpcap gate does): \"reps\" gives the smaller p-value and its mark at %.2f. Max is not tested.",
+			bootLevel*100, bootIters, repAlpha),
 	}
 	if m.Title == "" {
 		m.Title = "cloudpcap report: " + runs[0].Label
@@ -581,8 +596,13 @@ func (m *Model) tables(runs []*Run, hists []map[string]*dist) {
 			}
 			if i > 0 {
 				ref := hists[0][name]
-				for _, q := range tableQ {
-					row.Deltas = append(row.Deltas, delta(ref, d, q, rng))
+				refReps, reps := repValues(runs[0].Summary, name), repValues(r.Summary, name)
+				for k, q := range tableQ {
+					dl := delta(ref, d, q, rng)
+					if len(refReps) > 1 && len(reps) > 1 && q < 1 {
+						dl.Reps = repTest(refReps, reps, k)
+					}
+					row.Deltas = append(row.Deltas, dl)
 				}
 			}
 			if len(r.Summary.Repetitions) > 1 {
@@ -604,6 +624,45 @@ func (m *Model) tables(runs []*Run, hists []map[string]*dist) {
 		}
 		m.Table = append(m.Table, t)
 	}
+}
+
+// repAlpha is the level of the per-repetition test.
+const repAlpha = 0.05
+
+// repValues lists each repetition's five columns of one metric.
+func repValues(s *pipeline.Summary, name string) [][5]int64 {
+	var out [][5]int64
+	for _, rs := range s.Repetitions {
+		mt := rs.Metrics[name]
+		if mt.Count == 0 {
+			continue
+		}
+		out = append(out, [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS})
+	}
+	return out
+}
+
+// repTest runs the gate's one-sided Mann–Whitney test both ways on column k.
+func repTest(ref, run [][5]int64, k int) *RepTest {
+	a, b := make([]float64, len(ref)), make([]float64, len(run))
+	for i, v := range ref {
+		a[i] = float64(v[k])
+	}
+	for i, v := range run {
+		b[i] = float64(v[k])
+	}
+	t := &RepTest{N: len(run), RefN: len(ref), Sig: "same"}
+	up, down := gate.MannWhitney(a, b).P, gate.MannWhitney(b, a).P
+	t.P = math.Round(min(up, down)*1e4) / 1e4
+	switch {
+	case gate.MinP(len(a), len(b)) > repAlpha:
+		t.Sig = "untested"
+	case up < repAlpha:
+		t.Sig = "slower"
+	case down < repAlpha:
+		t.Sig = "faster"
+	}
+	return t
 }
 
 // minBootSamples is the fewest samples per run for a significance mark.

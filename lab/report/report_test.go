@@ -57,6 +57,7 @@ func TestGoldenModels(t *testing.T) {
 		{"report-ci", []string{"ci"}, nil},
 		{"report-hostile", []string{"hostile"}, nil},
 		{"compare", []string{"ci", "feeds"}, []string{"ci (reference)", "three feeds"}},
+		{"compare-reps", []string{"ci", "ci-slow"}, []string{"300us link", "2ms link"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -390,5 +391,38 @@ func TestMirrorDiff(t *testing.T) {
 	// Each metric is drawn for both captures.
 	if n := len(m.Metrics[0].Series); n != 2 {
 		t.Errorf("%d feed latency series, want local and mirror", n)
+	}
+}
+
+func TestRepTest(t *testing.T) {
+	col := func(vs ...int64) [][5]int64 {
+		out := make([][5]int64, len(vs))
+		for i, v := range vs {
+			out[i] = [5]int64{v, v, v, v, v}
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		ref, run [][5]int64
+		sig      string
+	}{
+		{"all slower", col(10, 11, 12, 13, 14), col(20, 21, 22, 23, 24), "slower"},
+		{"all faster", col(20, 21, 22, 23, 24), col(10, 11, 12, 13, 14), "faster"},
+		{"interleaved", col(10, 12, 14, 16, 18), col(11, 13, 15, 17, 19), "same"},
+		{"two each cannot reach 0.05", col(10, 11), col(20, 21), "untested"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := repTest(c.ref, c.run, 2)
+			if r.Sig != c.sig || r.N != len(c.run) || r.RefN != len(c.ref) {
+				t.Errorf("%+v, want sig %q", r, c.sig)
+			}
+			if c.sig == "slower" || c.sig == "faster" {
+				if r.P >= repAlpha {
+					t.Errorf("p = %g for a clean separation", r.P)
+				}
+			}
+		})
 	}
 }

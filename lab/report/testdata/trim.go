@@ -11,11 +11,14 @@
 //
 // The committed fixtures were made with (runs from 'cloudpcap run'):
 //
-//	go run ./lab/report/testdata/trim.go -src RUN/quick/...     -dst lab/report/testdata/runs/quick
-//	go run ./lab/report/testdata/trim.go -src RUN/quick/...     -dst lab/report/testdata/runs/hostile -hostile
-//	go run ./lab/report/testdata/trim.go -src RUN/compare-feeds/... -dst lab/report/testdata/runs/feeds
-//	go run ./lab/report/testdata/trim.go -src RUN/mirror/...    -dst lab/report/testdata/runs/mirror
-//	go run ./lab/report/testdata/trim.go -src RUN/ci/...        -dst lab/report/testdata/runs/ci -events 60
+//	go run ./lab/report/testdata/trim.go -src RUN/quick/...     -dst lab/report/testdata/runs/quick -events 100
+//	go run ./lab/report/testdata/trim.go -src RUN/quick/...     -dst lab/report/testdata/runs/hostile -hostile -events 40
+//	go run ./lab/report/testdata/trim.go -src RUN/compare-feeds/... -dst lab/report/testdata/runs/feeds -events 100
+//	go run ./lab/report/testdata/trim.go -src RUN/mirror/...    -dst lab/report/testdata/runs/mirror -events 80
+//	go run ./lab/report/testdata/trim.go -src RUN/ci/...        -dst lab/report/testdata/runs/ci -events 20
+//	go run ./lab/report/testdata/trim.go -src RUN/ci/...        -dst lab/report/testdata/runs/ci-slow -events 20
+//
+// (ci-slow: run scenarios/ci.yaml --set repeat=4 --set exchanges.0.link.delay=2ms)
 package main
 
 import (
