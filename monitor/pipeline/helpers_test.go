@@ -267,6 +267,11 @@ func tsharkMsgs(t testing.TB, capPath, keyPath string, ports []int) []msg {
 					// tshark 4.0 shows no payload for the first frame of a
 					// fragmented message: only its time can be compared.
 					m.lost = true
+				case hasPayload && m.compressed && len(text) == 0:
+					// tshark 4.0 sometimes fails to inflate a compressed
+					// message (depending on how it was segmented) and then
+					// shows no text: only its time can be compared.
+					m.lost = true
 				case hasPayload:
 					m.b = []byte(pop(&text))
 				}
@@ -280,7 +285,9 @@ func tsharkMsgs(t testing.TB, capPath, keyPath string, ports []int) []msg {
 				switch {
 				case !hasPayload:
 				case fin && m.compressed:
-					pop(&text) // tshark's failed inflation of the fragments, shown as text
+					if len(text) > 0 {
+						pop(&text) // tshark's failed inflation of the fragments, shown as text
+					}
 				default:
 					m.b = append(m.b, hexBytes(t, pop(&cont))...)
 				}

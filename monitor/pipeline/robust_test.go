@@ -290,6 +290,24 @@ func TestRewrittenCapture(t *testing.T) {
 					}
 					left = slices.Delete(left, i, i+1)
 				}
+				// A message decoded after the loss keeps the wire time it had:
+				// bytes behind a skipped hole are not stamped with the time the
+				// hole was given up on (once stamped every later tick with the
+				// end of the capture).
+				baseNS := map[string][]int64{}
+				for _, e := range base.events {
+					if e.Payload != nil {
+						baseNS[*e.Payload] = append(baseNS[*e.Payload], e.WireNS)
+					}
+				}
+				for _, e := range a.events {
+					if e.Payload == nil {
+						continue
+					}
+					if want := baseNS[*e.Payload]; len(want) > 0 && !slices.Contains(want, e.WireNS) {
+						t.Errorf("after dropping %d segments: %.60q at wire time %d, originally %v", n, *e.Payload, e.WireNS, want)
+					}
+				}
 				if a.sum.Decode.TCP.Gaps == 0 || a.sum.Decode.TCP.GapBytes == 0 {
 					t.Errorf("dropped %d segments: gaps %d (%d bytes) reported", n, a.sum.Decode.TCP.Gaps, a.sum.Decode.TCP.GapBytes)
 				}

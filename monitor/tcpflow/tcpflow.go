@@ -9,7 +9,10 @@
 // overlapping bytes differ, the bytes that arrived first win and a
 // conflict is counted. Holes that cannot be filled (buffer overflow,
 // FIN/RST with a hole, idle timeout, end of input) are skipped with
-// Handler.Gap and delivery goes on.
+// Handler.Gap and delivery goes on. A hole below an acknowledgement the
+// receiver already sent was lost by the capture (kernel drops), not by the
+// network, so no retransmission will fill it: it is skipped ackGrace
+// (10 ms of capture time) after the ACK, counted as CaptureLost.
 //
 // Time attached to delivered bytes: Handler.Data's ts is the capture time
 // at which those bytes were all present at the capture point, in order.
@@ -17,7 +20,9 @@
 // buffered out-of-order segment it is max(its own capture time, the
 // capture time of the segment that filled the hole before it): a receiver
 // could not have used the bytes any earlier, and latency is measured from
-// the moment a message was complete on the wire. A segment is delivered
+// the moment a message was complete on the wire. A hole that is skipped
+// rather than filled never reached the capture point, so the segments
+// behind it keep their own capture times. A segment is delivered
 // in one Data call even when it is 64 KiB (GSO/GRO captures), so every
 // Data call has exactly one time.
 //
@@ -142,6 +147,7 @@ type Stats struct {
 	Gaps               uint64 // holes skipped
 	GapBytes           uint64 // bytes in skipped holes
 	Overflows          uint64 // holes skipped because the buffer was full
+	CaptureLost        uint64 // holes the receiver had acknowledged: bytes the capture missed (kernel drops), not the network
 	ClosedFIN          uint64
 	ClosedRST          uint64
 	ClosedIdle         uint64
@@ -155,6 +161,12 @@ const maxWindow = 1 << 30
 // sweepEvery is how often, in capture time, idle and closing connections
 // are checked.
 const sweepEvery = int64(100 * time.Millisecond)
+
+// ackGrace is how long (capture time) a hole that the receiver has already
+// acknowledged may still be filled before it is skipped as lost by the
+// capture. At a single tap an ACK never precedes its data, but merged
+// captures and per-CPU timestamping can reorder them slightly.
+const ackGrace = int64(10 * time.Millisecond)
 
 // Assembler reassembles TCP connections. It is not safe for concurrent use.
 type Assembler struct {
@@ -231,6 +243,12 @@ type half struct {
 	done   bool   // every byte up to the FIN was delivered or skipped
 	finBy  int64  // FIN seen with a hole before it: skip the hole at this capture time
 	segs   []seg  // out-of-order segments, sorted, not overlapping
+	// acked is the highest acknowledgement the other side sent for this
+	// direction: bytes below it reached the receiver, so a hole below it
+	// was lost by the capture and will never be retransmitted.
+	acked    uint32
+	ackValid bool
+	ackSkip  int64 // an acknowledged hole is skipped at this capture time (0: none pending)
 }
 
 type seg struct {
@@ -311,9 +329,24 @@ func (a *Assembler) Add(p *capture.Packet) {
 		seq++
 	}
 	if p.Flags&capture.ACK != 0 {
-		if o := &c.half[d.Reverse()]; !o.init {
+		o := &c.half[d.Reverse()]
+		if !o.init {
 			// The peer's next byte is what this side acknowledges.
 			o.init, o.next = true, p.Ack
+		}
+		if !o.ackValid || diff(p.Ack, o.acked) > 0 {
+			o.acked, o.ackValid = p.Ack, true
+			if len(o.segs) > 0 && diff(p.Ack, o.next) > 0 && o.ackSkip == 0 {
+				o.ackSkip = p.TS + ackGrace
+			}
+		}
+	}
+	for hd := stream.ClientToServer; hd <= stream.ServerToClient; hd++ {
+		if hh := &c.half[hd]; hh.ackSkip != 0 && p.TS >= hh.ackSkip {
+			a.ackedHoles(c, hd, hh.ackSkip)
+			if c.closed {
+				return
+			}
 		}
 	}
 	if !h.init {
@@ -422,6 +455,11 @@ func (a *Assembler) segment(c *conn, d stream.Dir, seq uint32, data []byte, tail
 		a.checkDone(c, d, ts)
 		return
 	}
+	if off > 0 && h.ackValid && diff(h.acked, h.next) > 0 && h.ackSkip == 0 {
+		// The receiver already acknowledged bytes the capture never saw:
+		// a retransmission will not come; skip them after the grace.
+		h.ackSkip = ts + ackGrace
+	}
 	if off > 0 {
 		a.stats.OutOfOrder++
 	}
@@ -493,6 +531,10 @@ func (a *Assembler) insert(c *conn, d stream.Dir, seq uint32, data []byte, tail 
 
 // drain delivers the buffered segments of direction d that are now in
 // order, after the hole before them was filled at capture time fillTS.
+// After a hole that was skipped rather than filled, fillTS is 0: the
+// missing bytes never reached the capture point, so nothing says the
+// segments behind them waited; each keeps its own capture time (using the
+// skip time instead stamped every buffered tick with the end of the capture).
 func (a *Assembler) drain(c *conn, d stream.Dir, fillTS int64) {
 	h := &c.half[d]
 	for len(h.segs) > 0 {
@@ -526,6 +568,36 @@ func (a *Assembler) drain(c *conn, d stream.Dir, fillTS int64) {
 	}
 }
 
+// ackedHoles skips the holes of direction d below the other side's
+// acknowledgement: the receiver has those bytes, the capture lost them.
+func (a *Assembler) ackedHoles(c *conn, d stream.Dir, ts int64) {
+	h := &c.half[d]
+	h.ackSkip = 0
+	for len(h.segs) > 0 && !h.done {
+		lim := diff(h.acked, h.next)
+		if h.fin {
+			lim = min(lim, diff(h.finSeq, h.next))
+		}
+		hole := diff(h.segs[0].seq, h.next)
+		if lim <= 0 || hole <= 0 {
+			return
+		}
+		a.captureGap(c, d, min(lim, hole), ts)
+		a.drain(c, d, 0)
+	}
+	a.checkDone(c, d, ts)
+}
+
+// captureGap skips n bytes that the receiver acknowledged but the capture
+// never saw.
+func (a *Assembler) captureGap(c *conn, d stream.Dir, n int, ts int64) {
+	if n <= 0 {
+		return
+	}
+	a.stats.CaptureLost++
+	a.gap(c, d, n, ts)
+}
+
 // skipHole skips the hole before the earliest buffered segment (of either
 // direction, client first on a tie) because the buffer is full. It
 // reports whether there was one.
@@ -541,7 +613,7 @@ func (a *Assembler) skipHole(c *conn, ts int64) bool {
 	}
 	a.stats.Overflows++
 	a.gap(c, d, diff(h.segs[0].seq, h.next), ts)
-	a.drain(c, d, ts)
+	a.drain(c, d, 0)
 	a.checkDone(c, d, ts)
 	return true
 }
@@ -591,7 +663,7 @@ func (a *Assembler) finishHalf(c *conn, d stream.Dir, ts int64) {
 	h := &c.half[d]
 	for len(h.segs) > 0 && !h.done {
 		a.gap(c, d, diff(h.segs[0].seq, h.next), ts)
-		a.drain(c, d, ts)
+		a.drain(c, d, 0)
 	}
 	if h.fin && !h.done {
 		a.gap(c, d, diff(h.finSeq, h.next), ts)
@@ -634,6 +706,12 @@ func (a *Assembler) sweep(now int64) {
 	for _, c := range a.order {
 		if !c.closed {
 			for d := stream.ClientToServer; d <= stream.ServerToClient; d++ {
+				if h := &c.half[d]; h.ackSkip != 0 && now >= h.ackSkip {
+					a.ackedHoles(c, d, h.ackSkip)
+				}
+				if c.closed {
+					break
+				}
 				if h := &c.half[d]; h.finBy != 0 && !h.done && now >= h.finBy {
 					at := h.finBy // the time we gave up, whatever the sweep's
 					a.finishHalf(c, d, at)

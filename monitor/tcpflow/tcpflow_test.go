@@ -157,7 +157,7 @@ func TestSegments(t *testing.T) {
 		{name: "dropped segment skipped at FIN", cfg: Config{CloseWait: time.Millisecond}, pkts: withOpen(
 			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, PA, "ghi", 11, 0},
 			pk{true, 10, 101, FA, "", 12, 0}, pk{false, 101, 4, FA, "", 13, 0}),
-			c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@1000012", "ghi@1000012"}, closed: 1000012,
+			c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@1000012", "ghi@11"}, closed: 1000012,
 			stats: func(s Stats) string {
 				if s.Gaps != 1 || s.GapBytes != 3 || s.ClosedFIN != 1 {
 					return "want one 3-byte gap, closed by FIN after CloseWait"
@@ -167,10 +167,32 @@ func TestSegments(t *testing.T) {
 		{name: "hole before one FIN skipped while the other side goes on", cfg: Config{CloseWait: time.Millisecond}, pkts: withOpen(
 			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, FA, "ghi", 11, 0},
 			pk{false, 101, 4, PA, "r1", 1_000_010, 0}, pk{false, 103, 4, PA, "r2", 200_000_000, 0}),
-			flush: true, c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@1000011", "ghi@1000011"}, s2c: "r1r2", closed: 99,
+			flush: true, c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@1000011", "ghi@11"}, s2c: "r1r2", closed: 99,
 			stats: func(s Stats) string {
 				if s.ClosedFlush != 1 || s.Gaps != 1 {
 					return "want the c2s hole skipped after CloseWait and the connection open until Flush"
+				}
+				return ""
+			}},
+		// A skipped hole's bytes never reached the capture point: the
+		// segments behind it keep their own capture times.
+		{name: "hole the receiver acknowledged is a capture loss", pkts: withOpen(
+			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, PA, "ghi", 11, 0},
+			pk{false, 101, 10, A, "", 12, 0}, pk{false, 101, 10, PA, "r1", 20_000_012, 0}),
+			flush: true, c2s: "abc<gap 3>ghi", times: []string{"abc@10", "<gap 3>@10000012", "ghi@11"}, s2c: "r1", closed: 99,
+			stats: func(s Stats) string {
+				if s.CaptureLost != 1 || s.Gaps != 1 || s.Overflows != 0 {
+					return "want one hole skipped as a capture loss"
+				}
+				return ""
+			}},
+		{name: "ack ahead of its data within the grace is not a loss", pkts: withOpen(
+			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, PA, "ghi", 11, 0},
+			pk{false, 101, 10, A, "", 12, 0}, pk{true, 4, 101, PA, "def", 13, 0}),
+			flush: true, c2s: "abcdefghi", times: []string{"abc@10", "def@13", "ghi@13"}, closed: 99,
+			stats: func(s Stats) string {
+				if s.CaptureLost != 0 || s.Gaps != 0 {
+					return "want the hole filled, no gap"
 				}
 				return ""
 			}},
@@ -181,7 +203,7 @@ func TestSegments(t *testing.T) {
 		{name: "overflow skips the oldest hole", cfg: Config{MaxBuffered: 4}, pkts: withOpen(
 			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, PA, "ghi", 11, 0}, pk{true, 10, 101, PA, "jk", 12, 0},
 			pk{true, 4, 101, PA, "def", 13, 0}),
-			flush: true, c2s: "abc<gap 3>ghijk", times: []string{"abc@10", "<gap 3>@12", "ghi@12", "jk@12"}, closed: 99,
+			flush: true, c2s: "abc<gap 3>ghijk", times: []string{"abc@10", "<gap 3>@12", "ghi@11", "jk@12"}, closed: 99,
 			stats: func(s Stats) string {
 				if s.Overflows != 1 || s.RetransmittedBytes != 3 {
 					return "want one overflow and the late segment counted as retransmitted"
