@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/history"
 	"github.com/cloudpcap/cloudpcap/lab/report"
 )
 
@@ -21,11 +22,12 @@ func init() {
 
 // reportFlags are the flags report and compare share.
 type reportFlags struct {
-	out    string
-	title  string
-	json   string
-	labels listFlag
-	quiet  bool
+	history string
+	out     string
+	title   string
+	json    string
+	labels  listFlag
+	quiet   bool
 }
 
 func (f *reportFlags) register(fs *flag.FlagSet, defOut string) {
@@ -34,6 +36,40 @@ func (f *reportFlags) register(fs *flag.FlagSet, defOut string) {
 	fs.StringVar(&f.json, "json", "", "also write the report's data model to `FILE.json`")
 	fs.Var(&f.labels, "label", "name of a run on the page, in the order of the RUN_DIRs (repeatable)")
 	fs.BoolVar(&f.quiet, "q", false, "print nothing on success")
+	fs.StringVar(&f.history, "history", "", "history `DB` for the scenario's trend (default: history.db of the results root, when there is one)")
+}
+
+// trendFor reads the reference run's scenario trend from the history index:
+// db, or the results root's history.db (results/<scenario>/<time>/../../).
+func trendFor(dir, db string) *report.Trend {
+	if db == "" {
+		db = filepath.Join(dir, "..", "..", "history.db")
+		if _, err := os.Stat(db); err != nil {
+			return nil
+		}
+	}
+	run, err := history.ReadRun(dir)
+	if err != nil {
+		return nil
+	}
+	h, err := history.Open(db)
+	if err != nil {
+		return nil
+	}
+	defer h.Close()
+	pts, err := history.Trend(h, run.Scenario.Name, 20)
+	if err != nil {
+		return nil
+	}
+	abs, _ := filepath.Abs(dir)
+	root, _ := filepath.Abs(filepath.Dir(db))
+	return report.TrendFrom(run.Scenario.Name, pts, func(p history.Point) bool {
+		pd := p.Dir
+		if !filepath.IsAbs(pd) {
+			pd = filepath.Join(root, pd)
+		}
+		return filepath.Clean(pd) == filepath.Clean(abs)
+	})
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -98,7 +134,7 @@ func writeReport(dirs []string, f *reportFlags, stdout io.Writer) error {
 		}
 		runs = append(runs, r)
 	}
-	m, err := report.Build(runs, report.Options{Title: f.title, Labels: f.labels, Generator: version})
+	m, err := report.Build(runs, report.Options{Title: f.title, Labels: f.labels, Generator: version, Trend: trendFor(dirs[0], f.history)})
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if herr := history.Index(db, res.Dir); herr != nil {
 			fmt.Fprintf(stderr, "warning: indexing the run in %s: %v\n", db, herr)
 		}
+		if res.Summary != nil {
+			rf := &reportFlags{out: filepath.Join(res.Dir, "report.html"), history: db, quiet: true}
+			if rerr := writeReport([]string{res.Dir}, rf, stdout); rerr != nil {
+				fmt.Fprintf(stderr, "warning: report: %v\n", rerr)
+			} else {
+				abs, _ := filepath.Abs(rf.out)
+				fmt.Fprintf(stdout, "report: %s\n", abs)
+			}
+		}
 		abs, _ := filepath.Abs(res.Dir)
 		fmt.Fprintf(stdout, "\nresults: %s\n", abs)
 	}

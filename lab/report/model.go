@@ -38,6 +38,26 @@ type Model struct {
 	Mirror        []MirrorDiff   `json:"mirror,omitempty"`
 	Slowest       []Slow         `json:"slowest"`
 	Conns         []Conn         `json:"connections"`
+	Trend         *Trend         `json:"trend,omitempty"`
+}
+
+// Trend is the reference run's scenario over its recent runs, from the
+// history index (results/history.db), oldest first.
+type Trend struct {
+	Scenario string       `json:"scenario"`
+	Points   []TrendPoint `json:"points"`
+}
+
+// TrendPoint is one indexed run: p50 and p99 per metric, ns.
+type TrendPoint struct {
+	Start    string             `json:"start"`
+	Revision string             `json:"revision"`
+	Status   string             `json:"status"`
+	Partial  bool               `json:"partial"`
+	Current  bool               `json:"current"` // the run this report is about
+	P50      map[string]int64   `json:"p50"`
+	P99      map[string]int64   `json:"p99"`
+	Delta    map[string]float64 `json:"delta_p50"` // relative to the previous point's p50
 }
 
 // QuantileNames label the five columns of every percentile row.
@@ -341,6 +361,7 @@ type Options struct {
 	Title     string   // page title (default from the runs)
 	Generator string   // cloudpcap version, for the page footer
 	Labels    []string // names for the runs, in order (default: scenario and start time)
+	Trend     *Trend   // the reference scenario's history, if indexed
 }
 
 // bucketNS is the timeline resolution.
@@ -364,6 +385,7 @@ func Build(runs []*Run, o Options) (*Model, error) {
 	}
 	uniqueLabels(runs)
 	m := &Model{
+		Trend:     o.Trend,
 		Title:     o.Title,
 		Generator: o.Generator,
 		Reference: runs[0].Label,

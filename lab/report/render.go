@@ -87,6 +87,7 @@ type view struct {
 	}
 	ChartData map[string][]HoverSeries
 	Script    template.JS
+	Metrics   []string // metric names in display order (trend columns)
 }
 
 type tableView struct {
@@ -154,7 +155,7 @@ func newView(m *Model) *view {
 		gen = "dev"
 	}
 	v := &view{M: m, Version: gen, CSP: pageCSP, Compare: len(m.Runs) > 1, BucketMS: int(bucketNS / 1e6), SlowN: slowestN,
-		ChartData: map[string][]HoverSeries{}, Script: template.JS(pageJS)}
+		ChartData: map[string][]HoverSeries{}, Script: template.JS(pageJS), Metrics: metricOrder}
 	for _, r := range m.Runs {
 		v.Labels = append(v.Labels, r.Label)
 		for _, e := range r.Emulators {
