@@ -21,26 +21,6 @@ func init() {
 	register(command{name: "analyze", summary: "measure feed latency, tick-to-trade and order-to-ack in captures (with a TLS key log)", run: runAnalyze})
 }
 
-// parseInterspersed parses flags that may come before, between or after the
-// positional arguments (`analyze cap.pcap --keylog k`).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -59,12 +39,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: cloudpcap analyze CAPTURE... [--keylog FILE] [--profile NAME] [--events FILE.jsonl] [--summary FILE.json] [--payloads]")
 		fs.PrintDefaults()
 	}
-	files, err := parseInterspersed(fs, args)
+	files, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: err.Error()}
+		return err
 	}
 	if len(files) == 0 {
 		return &usageError{msg: "analyze: name at least one capture file (pcap or pcapng)"}

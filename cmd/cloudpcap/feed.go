@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,11 +72,8 @@ func runFeed(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.StringVar(&cfg.Replay, "replay", "", "replay this lab-format JSONL tick `FILE` instead of generating")
 	fs.Float64Var(&cfg.Speed, "speed", 1, "replay speed factor (2 = twice as fast)")
 	fs.StringVar(&cfg.Record, "record", "", "write generated ticks to this lab-format JSONL `FILE`")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: "feed: " + err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{msg: fmt.Sprintf("feed: unexpected argument %q (all settings are flags)", fs.Arg(0))}

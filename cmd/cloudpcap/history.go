@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,11 +28,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "usage: cloudpcap history [--scenario NAME] [--db FILE] [--last N] [--json]\n       cloudpcap history index [--db FILE] RUN_DIR...")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{msg: fmt.Sprintf("history: unexpected argument %q (to index runs: cloudpcap history index RUN_DIR...)", fs.Arg(0))}
@@ -94,12 +90,9 @@ func runHistoryIndex(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: cloudpcap history index [--db FILE] RUN_DIR...")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: err.Error()}
+		return err
 	}
 	if len(pos) == 0 {
 		return &usageError{msg: "history index: name at least one run folder"}

@@ -24,8 +24,8 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fs := flag.NewFlagSet("lab clean", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		id := fs.String("run", "", "remove only run `ID` (default: every cloudpcap run)")
-		if err := fs.Parse(args[1:]); err != nil {
-			return &usageError{msg: err.Error()}
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return err
 		}
 		if err := topology.CheckPrivileges(); err != nil {
 			return err

@@ -41,11 +41,8 @@ func runLinkemu(ctx context.Context, args []string, _, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "\nforwards frames between two interfaces with an emulated link until SIGTERM or SIGINT\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: "lab-linkemu: " + err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{msg: fmt.Sprintf("lab-linkemu: unexpected argument %q", fs.Arg(0))}

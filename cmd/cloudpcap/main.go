@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -81,7 +82,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return &usageError{msg: fmt.Sprintf("unknown command %q (run 'cloudpcap help')", args[0])}
 	}
-	return c.run(ctx, args[1:], stdout, stderr)
+	err := c.run(ctx, args[1:], stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) { // -h: the usage was printed
+		return nil
+	}
+	return err
+}
+
+// parseFlags parses a subcommand's flags; positional arguments stay in
+// fs.Args(). -h returns flag.ErrHelp (run treats it as success), a bad flag
+// a usageError naming the command (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{msg: fs.Name() + ": " + err.Error()}
+	}
+	return nil
+}
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments (`analyze cap.pcap --keylog k`) and returns the
+// positional ones; errors as parseFlags.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }
 
 func usage(w io.Writer) {

@@ -65,11 +65,8 @@ func runOrderAPI(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			orderapi.PathOrder, orderapi.PathStats, orderapi.PathHealthz)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: "orderapi: " + err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{msg: fmt.Sprintf("orderapi: unexpected argument %q (all settings are flags)", fs.Arg(0))}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -82,12 +81,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "writes RUN_DIR/report.html unless -o says otherwise")
 		fs.PrintDefaults()
 	}
-	dirs, err := parseInterspersed(fs, args)
+	dirs, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: err.Error()}
+		return err
 	}
 	if len(dirs) != 1 {
 		return &usageError{msg: "report: name exactly one results folder (use 'cloudpcap compare' for several)"}
@@ -108,12 +104,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "the first RUN_DIR is the reference: deltas and significance marks are taken against it")
 		fs.PrintDefaults()
 	}
-	dirs, err := parseInterspersed(fs, args)
+	dirs, err := parseArgs(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: err.Error()}
+		return err
 	}
 	if len(dirs) < 2 {
 		return &usageError{msg: "compare: name at least two results folders, the reference first"}

@@ -60,11 +60,8 @@ func runTrader(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(fs.Output(), "usage: cloudpcap trader --feed URL [--feed URL...] --orders URL --strategy NAME [--param k=v...] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{msg: "trader: " + err.Error()}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *list {
 		fmt.Fprint(stdout, strategy.Help())
