@@ -102,10 +102,9 @@ func (c *client) backoff(d time.Duration) time.Duration {
 
 // feedState is what a feed reader keeps across reconnects.
 type feedState struct {
-	idx    int
-	url    string
-	format format.Format          // per connection: reset to the configured one on connect
-	seqs   map[string]*streamSeqs // by stream name
+	idx  int
+	url  string
+	seqs map[string]*streamSeqs // by stream name
 }
 
 type streamSeqs struct{ last uint64 }

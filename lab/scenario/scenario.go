@@ -13,7 +13,6 @@
 package scenario
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -335,5 +334,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(k)
 	return k
 }
-
-var errNotFound = errors.New("no such field")

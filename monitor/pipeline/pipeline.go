@@ -64,7 +64,6 @@ type Pipeline struct {
 type aggregate struct {
 	tls  tlsdec.Stats
 	http httpdec.Stats
-	wsIn [2]ws.Stats
 }
 
 // New returns a Pipeline.

@@ -258,8 +258,6 @@ type seg struct {
 	ts   int64
 }
 
-func (s *seg) end() uint32 { return s.seq + uint32(len(s.data)+s.tail) }
-
 // diff returns a-b as a signed distance in sequence space.
 func diff(a, b uint32) int { return int(int32(a - b)) }
 

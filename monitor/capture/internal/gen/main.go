@@ -44,10 +44,9 @@ var (
 )
 
 type rec struct {
-	ts    int64
-	data  []byte
-	orig  int // 0: len(data)
-	iface int
+	ts   int64
+	data []byte
+	orig int // 0: len(data)
 }
 
 func run(capDir, flowDir string) error {
