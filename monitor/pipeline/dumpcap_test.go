@@ -62,7 +62,9 @@ func startCapture(t testing.TB, ports ...int) *liveCapture {
 		f = append(f, fmt.Sprintf("tcp port %d", p))
 	}
 	c := &liveCapture{t: t, path: filepath.Join(t.TempDir(), "cap.pcapng"), marker: ln}
-	c.cmd = exec.Command("dumpcap", "-q", "-i", "lo", "-f", strings.Join(f, " or "), "-w", c.path)
+	// -B 64: a 64 MiB kernel buffer. Loopback carries 64 KiB GSO frames, so
+	// the default 2 MiB holds ~30 of them and a loaded CI machine dropped some.
+	c.cmd = exec.Command("dumpcap", "-q", "-B", "64", "-i", "lo", "-f", strings.Join(f, " or "), "-w", c.path)
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -73,7 +73,14 @@ func checkTruth(t testing.TB, a *analysis, truth *session.Truth, oracle []msg) {
 		wireOf[want.Seq] = e.WireNS
 	}
 	orders, acks := a.kind("order"), a.kind("ack")
-	if len(orders) != len(truth.Orders) || len(acks) != len(truth.Orders) {
+	lost := a.sum.Capture.Drops+a.sum.Decode.TCP.Gaps > 0
+	if lost && len(orders) == len(truth.Orders) && len(acks) <= len(orders) {
+		// The capture itself lost packets (dumpcap's kernel drops on a
+		// loaded machine show as drops or TCP gaps): what is missing was
+		// never in the file, so only what was decoded is checked below;
+		// the comparison with tshark above still had to agree exactly.
+		t.Logf("capture lost packets (%d kernel drops, %d TCP gaps): %d orders and %d acks decoded of %d sent", a.sum.Capture.Drops, a.sum.Decode.TCP.Gaps, len(orders), len(acks), len(truth.Orders))
+	} else if len(orders) != len(truth.Orders) || len(acks) != len(truth.Orders) {
 		t.Fatalf("%d orders and %d acks decoded, the client sent %d", len(orders), len(acks), len(truth.Orders))
 	}
 	orderWire := map[string]int64{}
@@ -88,9 +95,14 @@ func checkTruth(t testing.TB, a *analysis, truth *session.Truth, oracle []msg) {
 		}
 		orderWire[e.OrderID] = e.WireNS
 	}
+	status := map[string]string{}
+	for _, o := range truth.Orders {
+		status[o.ID] = o.Status
+	}
 	for i, e := range acks {
 		ow, ok := orderWire[e.OrderID]
-		if e.OrderID != truth.Orders[i].ID || e.Status != truth.Orders[i].Status || !ok || e.OrderToAckNS == nil || *e.OrderToAckNS != e.WireNS-ow || *e.OrderToAckNS <= 0 {
+		want, sent := status[e.OrderID]
+		if (!lost && e.OrderID != truth.Orders[i].ID) || !sent || e.Status != want || !ok || e.OrderToAckNS == nil || *e.OrderToAckNS != e.WireNS-ow || *e.OrderToAckNS <= 0 {
 			t.Errorf("ack %d: %+v", i, e)
 		}
 	}
