@@ -47,8 +47,8 @@ bench: build ## run SCENARIO (default scenarios/quick.yaml) and print the result
 	@if [ ! -f "$(SCENARIO)" ]; then echo "bench: $(SCENARIO) not found"; exit 2; fi
 	$(BIN) run $(SCENARIO)
 
-perf: ## Go benchmarks of the hot paths (allocations and throughput)
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+perf: ## every benchmark side by side in one run (allocations, throughput); BENCHTIME=1s for steadier numbers
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -benchtime $${BENCHTIME:-300ms} ./...
 
 fuzz: ## fuzz every decoder briefly (FUZZTIME=30s per target)
 	@for pkg in $$($(GO) list ./...); do \
