@@ -312,11 +312,16 @@ func (f Filter) Program() ([]bpf.RawInstruction, error) {
 		if p.lbl != "" {
 			continue
 		}
+		far := false
 		rel := func(l string) uint8 {
 			if l == "" {
 				return 0
 			}
-			return uint8(pos[l] - idx - 1)
+			d := pos[l] - idx - 1
+			if d > 255 {
+				far = true
+			}
+			return uint8(d)
 		}
 		switch i := p.i.(type) {
 		case bpf.JumpIf:
@@ -327,6 +332,9 @@ func (f Filter) Program() ([]bpf.RawInstruction, error) {
 			out = append(out, i)
 		default:
 			out = append(out, p.i)
+		}
+		if far {
+			return nil, fmt.Errorf("capture: BPF filter: %d ports are too many for conditional jumps (at most about 40)", len(f.TCPPorts))
 		}
 		idx++
 	}

@@ -323,3 +323,13 @@ func TestIntegrationLiveCapture(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+func TestFilterTooManyPorts(t *testing.T) {
+	var ports []uint16
+	for p := uint16(1000); p < 1080; p++ {
+		ports = append(ports, p)
+	}
+	if _, err := (Filter{TCPPorts: ports}).Program(); err == nil {
+		t.Fatal("a filter whose jumps do not fit in 8 bits was accepted")
+	}
+}

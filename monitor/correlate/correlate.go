@@ -257,7 +257,7 @@ func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Sp
 			case f.Seq == last+1:
 			case f.Seq > last+1:
 				c.counts.Gaps.Gaps++
-				c.counts.Missing += int64(f.Seq - last - 1)
+				c.counts.Missing += int64(min(f.Seq-last-1, 1<<40)) // a hostile jump must not wrap the counter
 			default:
 				c.counts.Duplicates++
 			}
@@ -285,7 +285,9 @@ func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Sp
 		ht = &hostTick{}
 		c.byHost[conn.Client.Addr()] = ht
 	}
-	ht.conn, ht.rec, ht.ok = conn, rec, true
+	if !ht.ok || rec.wire >= ht.rec.wire { // a tick released late by a skipped hole is not the host's latest
+		ht.conn, ht.rec, ht.ok = conn, rec, true
+	}
 
 	c.ev = Event{Kind: profile.Tick, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS,
 		Seq: f.Seq, HasSeq: f.HasSeq, Symbol: f.Symbol, ExchNS: f.ExchNS, HasExch: f.HasExch, Payload: payload}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
@@ -11,8 +12,11 @@ import (
 
 // JSONL writes events as DESIGN.md's events file: one JSON object per line.
 // It encodes by appending into one reused buffer (no reflection, no
-// allocation per event in steady state).
+// allocation per event in steady state). It is safe for concurrent use, so
+// several pipelines (the lab's capture points) can share one file: each
+// line is written whole under the lock.
 type JSONL struct {
+	mu       sync.Mutex
 	w        *bufio.Writer
 	buf      []byte
 	Payloads bool // include the decoded payload text
@@ -24,7 +28,11 @@ func NewJSONL(w io.Writer, payloads bool) *JSONL {
 }
 
 // Flush writes buffered events.
-func (j *JSONL) Flush() error { return j.w.Flush() }
+func (j *JSONL) Flush() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.w.Flush()
+}
 
 func appendKV(b []byte, k string, v int64) []byte {
 	b = append(b, ",\""...)
@@ -86,6 +94,8 @@ func appendJSONString(b, s []byte) []byte {
 
 // Event implements Sink.
 func (j *JSONL) Event(e *Event) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	b := j.buf[:0]
 	b = append(b, `{"kind":"`...)
 	b = append(b, e.Kind.String()...)

@@ -45,11 +45,12 @@ type Config struct {
 
 type point struct {
 	Point
-	mu  sync.Mutex
-	pl  *pipeline.Pipeline
-	ev  *correlate.JSONL
-	err error
-	gen uint64
+	mu          sync.Mutex
+	pl          *pipeline.Pipeline
+	ev          *correlate.JSONL
+	flushEvents bool
+	err         error
+	gen         uint64
 }
 
 // Monitor is a running live analysis.
@@ -72,12 +73,20 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 		cfg.KeyPoll = 5 * time.Millisecond
 	}
 	m := &Monitor{cfg: cfg, keys: keylog.NewStore()}
+	// Points that write to the same file share one sink, which writes whole
+	// lines under its lock (separate buffers on one file interleaved
+	// mid-line whenever two traders' points flushed).
+	sinks := map[io.Writer]*correlate.JSONL{}
 	for _, p := range cfg.Points {
 		pc := cfg.Pipeline
 		pc.Keys = m.keys
 		pt := &point{Point: p}
 		if p.Events != nil {
-			pt.ev = correlate.NewJSONL(p.Events, pc.Payloads)
+			if sinks[p.Events] == nil {
+				sinks[p.Events] = correlate.NewJSONL(p.Events, pc.Payloads)
+				pt.flushEvents = true // the first point of a sink flushes it at Stop
+			}
+			pt.ev = sinks[p.Events]
 			pc.Events = pt.ev
 		}
 		pl, err := pipeline.New(pc)
@@ -149,6 +158,15 @@ func (m *Monitor) followKeys(ctx context.Context) {
 
 func (m *Monitor) read(pt *point) {
 	defer m.wg.Done()
+	defer func() {
+		// A decoder bug must not take the lab down without its teardown:
+		// the point ends, marked, and the run is kept as partial.
+		if v := recover(); v != nil {
+			pt.mu.TryLock() // held when the panic came from inside the pipeline
+			pt.err = fmt.Errorf("live: %s: internal error while decoding: %v", pt.Name, v)
+			pt.mu.Unlock()
+		}
+	}()
 	var pkt capture.Packet
 	for {
 		err := pt.Source.ReadInto(&pkt)
@@ -158,6 +176,9 @@ func (m *Monitor) read(pt *point) {
 				pt.gen = g
 				pt.pl.KeysChanged()
 			}
+			// Kernel timestamps are wall-clock time: a quiet capture still
+			// skips acknowledged holes and closes idle connections.
+			pt.pl.FlushIdle(time.Now().UnixNano())
 			pt.mu.Unlock()
 			continue
 		}
@@ -255,7 +276,7 @@ func (m *Monitor) Stop() ([]Result, error) {
 		if pt.err != nil {
 			sum.Partial, sum.Reason = true, pt.err.Error()
 		}
-		if pt.ev != nil {
+		if pt.ev != nil && pt.flushEvents {
 			if err := pt.ev.Flush(); err != nil {
 				errs = append(errs, fmt.Errorf("live: events of %s: %w", pt.Name, err))
 			}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
@@ -49,13 +50,19 @@ func Merge(parts ...*Summary) (*Summary, error) {
 			}
 		}
 		addCounts(reflect.ValueOf(&out.Decode).Elem(), reflect.ValueOf(p.Decode))
+		first, last := out.Capture.FirstNS, out.Capture.LastNS // times, not counts
 		addCounts(reflect.ValueOf(&out.Capture).Elem(), reflect.ValueOf(p.Capture))
+		out.Capture.FirstNS, out.Capture.LastNS = first, last
 		if out.Capture.FirstNS == 0 || (p.Capture.FirstNS != 0 && p.Capture.FirstNS < out.Capture.FirstNS) {
 			out.Capture.FirstNS = p.Capture.FirstNS
 		}
 		out.Capture.LastNS = max(out.Capture.LastNS, p.Capture.LastNS)
 		out.Connections = append(out.Connections, p.Connections...)
-		out.Warnings = append(out.Warnings, p.Warnings...)
+		for _, w := range p.Warnings {
+			if !slices.Contains(out.Warnings, w) {
+				out.Warnings = append(out.Warnings, w)
+			}
+		}
 		if p.Partial {
 			out.Partial = true
 			if out.Reason != "" {

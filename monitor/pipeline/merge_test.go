@@ -52,3 +52,17 @@ func TestMerge(t *testing.T) {
 		t.Fatalf("missing %v partial %v %q", m.Decode.MissingKeys, m.Partial, m.Reason)
 	}
 }
+
+func TestMergeKeepsCaptureTimes(t *testing.T) {
+	a, b := summaryOf(t, []int64{1}, 1, ""), summaryOf(t, []int64{2}, 1, "")
+	a.Capture.FirstNS, a.Capture.LastNS = 100, 200
+	b.Capture.FirstNS, b.Capture.LastNS = 150, 300
+	b.Warnings, a.Warnings = []string{"same"}, []string{"same"}
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Capture.FirstNS != 100 || m.Capture.LastNS != 300 || len(m.Warnings) != 1 {
+		t.Fatalf("first %d last %d warnings %v", m.Capture.FirstNS, m.Capture.LastNS, m.Warnings)
+	}
+}

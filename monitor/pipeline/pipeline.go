@@ -56,8 +56,11 @@ type Pipeline struct {
 	fl    profile.Fields
 	agg   aggregate
 	err   error // first sink error
-	first int64
-	last  int64
+	// unanswered counts orders whose response never came (later responses
+	// arrived); capped counts connections beyond MaxConnRecords.
+	unanswered, capped int64
+	first              int64
+	last               int64
 }
 
 // aggregate holds counters of connections already closed.
@@ -109,6 +112,9 @@ func (p *Pipeline) Packet(pkt *capture.Packet) {
 func (p *Pipeline) noteSYN(pkt *capture.Packet) {
 	if !pkt.Flags.Has(capture.ACK) {
 		k := stream.ConnKey{Client: pkt.Src, Server: pkt.Dst}
+		if _, open := p.live[k]; open {
+			return // a retransmitted SYN of an open connection
+		}
 		if _, ok := p.syn[k]; !ok && len(p.syn) < 1<<16 {
 			p.syn[k] = pkt.TS
 		}
@@ -155,6 +161,8 @@ func (p *Pipeline) newConn(key stream.ConnKey, info tcpflow.ConnInfo) stream.Han
 	p.live[key] = c
 	if len(p.conns) < p.cfg.MaxConnRecords {
 		p.conns = append(p.conns, c)
+	} else {
+		p.capped++
 	}
 	return c
 }
@@ -302,6 +310,16 @@ func (c *conn) HTTP(m *httpdec.Message) {
 		}
 	} else if ref, ok := c.orders[m.Seq]; ok {
 		delete(c.orders, m.Seq)
+		// Responses come in request order: orders before this one that
+		// are still waiting will never be answered.
+		if len(c.orders) > 0 {
+			for s := range c.orders {
+				if s < m.Seq {
+					delete(c.orders, s)
+					p.unanswered++
+				}
+			}
+		}
 		c.prof.Ack(m.Body, &p.fl)
 		c.rec.Acks++
 		p.noteErr(p.cor.Ack(c.key, ref, &p.fl, m.Span, c.payload(m.Body)))

@@ -172,6 +172,12 @@ func (p *Pipeline) Summary(cs capture.Stats, files []string, warnings []capture.
 		}
 		s.Warnings = append(s.Warnings, w.Error())
 	}
+	if p.capped > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%d connections beyond the %d kept as records: decode.connections and missing_keys count only the recorded ones", p.capped, p.cfg.MaxConnRecords))
+	}
+	if p.unanswered > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%d orders got no response (later requests on the same connection were answered)", p.unanswered))
+	}
 	if d.RecordsNoKey > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d TLS records could not be decrypted for want of a key (%d connections: see decode.missing_keys)", d.RecordsNoKey, len(d.MissingKeys)))
 	}

@@ -250,7 +250,9 @@ func setEpoch(f *Fields, v []byte, ok bool, u Unit) {
 		return
 	}
 	if n, ok := intVal(v); ok && n > 0 {
-		f.ExchNS, f.HasExch = epochNS(n, u), true
+		if ns := epochNS(n, u); ns > 0 {
+			f.ExchNS, f.HasExch = ns, true
+		}
 	}
 }
 

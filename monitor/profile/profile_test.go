@@ -253,3 +253,15 @@ func BenchmarkFeedAuto(b *testing.B) {
 		auto.Feed(m, &f)
 	}
 }
+
+// A garbage timestamp that would overflow int64 ns is no exchange time.
+func TestEpochOverflow(t *testing.T) {
+	var f Fields
+	p, _ := ByName("binance")
+	if p.Feed([]byte(`{"e":"trade","E":95000000000,"s":"X","t":1}`), &f) && f.HasExch {
+		t.Fatalf("overflowing E accepted as %d", f.ExchNS)
+	}
+	if _, ok := decimalSecondsNS([]byte(`"9999999999999.5"`)); ok {
+		t.Fatal("13-digit seconds accepted")
+	}
+}

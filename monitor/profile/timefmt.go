@@ -11,7 +11,8 @@ const (
 	UnitNS
 )
 
-// epochNS converts an integer timestamp to ns since the epoch. With UnitAuto
+// epochNS converts an integer timestamp to ns since the epoch, or 0 when it
+// would not fit (a garbage value must not wrap into a huge latency). With UnitAuto
 // the magnitude decides: for dates between 1973 and 2286, seconds have at
 // most 10 digits, ms 13, µs 16 and ns 19.
 func epochNS(v int64, u Unit) int64 {
@@ -27,12 +28,22 @@ func epochNS(v int64, u Unit) int64 {
 			u = UnitS
 		}
 	}
+	const maxNS = 1<<63 - 1
 	switch u {
 	case UnitS:
+		if v > maxNS/1_000_000_000 {
+			return 0
+		}
 		return v * 1e9
 	case UnitMS:
+		if v > maxNS/1_000_000 {
+			return 0
+		}
 		return v * 1e6
 	case UnitUS:
+		if v > maxNS/1_000 {
+			return 0
+		}
 		return v * 1e3
 	}
 	return v
@@ -47,7 +58,7 @@ func decimalSecondsNS(b []byte) (int64, bool) {
 	var sec, frac int64
 	i := 0
 	for ; i < len(b) && b[i] != '.'; i++ {
-		if b[i] < '0' || b[i] > '9' || i > 12 {
+		if b[i] < '0' || b[i] > '9' || i > 10 { // 11 digits of seconds: year 5138
 			return 0, false
 		}
 		sec = sec*10 + int64(b[i]-'0')

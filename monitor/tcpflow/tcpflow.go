@@ -249,6 +249,7 @@ type half struct {
 	acked    uint32
 	ackValid bool
 	ackSkip  int64 // an acknowledged hole is skipped at this capture time (0: none pending)
+	lastTS   int64 // time attached to the last bytes delivered (delivery times never go back)
 }
 
 type seg struct {
@@ -463,7 +464,7 @@ func (a *Assembler) segment(c *conn, d stream.Dir, seq uint32, data []byte, tail
 	}
 	a.insert(c, d, seq, data, tail, ts)
 	a.drain(c, d, ts)
-	for c.buffered > a.cfg.MaxBuffered && a.skipHole(c, ts) {
+	for (c.buffered > a.cfg.MaxBuffered || len(c.half[d].segs) > maxSegs) && a.skipHole(c, ts) {
 	}
 	a.checkDone(c, d, ts)
 }
@@ -488,7 +489,7 @@ func (a *Assembler) insert(c *conn, d stream.Dir, seq uint32, data []byte, tail 
 		if e > dend {
 			sg.tail = e - max(s, dend)
 		}
-		c.buffered += len(sg.data)
+		c.buffered += segCost(sg)
 		h.segs = append(h.segs, seg{})
 		copy(h.segs[i+1:], h.segs[i:])
 		h.segs[i] = sg
@@ -543,7 +544,7 @@ func (a *Assembler) drain(c *conn, d stream.Dir, fillTS int64) {
 		}
 		copy(h.segs, h.segs[1:])
 		h.segs = h.segs[:len(h.segs)-1]
-		c.buffered -= len(s.data)
+		c.buffered -= segCost(s)
 		data, tail := s.data, s.tail
 		if dup := -off; dup > 0 { // a gap or an overlap moved next past its start
 			if dup >= len(data)+tail {
@@ -557,7 +558,9 @@ func (a *Assembler) drain(c *conn, d stream.Dir, fillTS int64) {
 				data = data[:0]
 			}
 		}
-		ts := max(s.ts, fillTS)
+		// Never earlier than bytes already delivered: a segment behind
+		// another could not be complete before it.
+		ts := max(s.ts, fillTS, h.lastTS)
 		a.deliver(c, d, data, ts)
 		if tail > 0 {
 			a.gap(c, d, tail, ts)
@@ -622,6 +625,7 @@ func (a *Assembler) deliver(c *conn, d stream.Dir, b []byte, ts int64) {
 	}
 	c.h.Data(d, b, ts)
 	c.half[d].next += uint32(len(b))
+	c.half[d].lastTS = max(c.half[d].lastTS, ts)
 }
 
 func (a *Assembler) gap(c *conn, d stream.Dir, n int, ts int64) {
@@ -642,7 +646,7 @@ func (a *Assembler) checkDone(c *conn, d stream.Dir, ts int64) {
 		h.done = true
 		h.next = h.finSeq + 1
 		for _, s := range h.segs {
-			c.buffered -= len(s.data)
+			c.buffered -= segCost(s)
 			a.release(s.data)
 		}
 		h.segs = h.segs[:0]
@@ -762,6 +766,15 @@ func (a *Assembler) alloc(n int) []byte {
 	}
 	return make([]byte, n, max(n, 2048))
 }
+
+// segCost is what a buffered segment counts against MaxBuffered: its
+// buffer's capacity plus its bookkeeping, so that many tiny (or snap-cut,
+// data-less) segments cannot hold far more memory than the bound says.
+func segCost(s seg) int { return cap(s.data) + 64 }
+
+// maxSegs bounds the out-of-order segments held per direction (inserting
+// shifts the slice, so a hostile capture must not make it huge).
+const maxSegs = 1 << 14
 
 // maxFree bounds the spare buffers kept.
 const maxFree = 256

@@ -186,6 +186,10 @@ func TestSegments(t *testing.T) {
 				}
 				return ""
 			}},
+		{name: "times behind a skipped hole never go back", pkts: withOpen(
+			pk{true, 4, 101, PA, "def", 100, 0}, pk{true, 10, 101, PA, "jkl", 200, 0}, pk{true, 7, 101, PA, "ghi", 300, 0},
+			pk{false, 101, 13, A, "", 400, 0}, pk{false, 101, 13, PA, "r1", 20_000_400, 0}),
+			flush: true, c2s: "<gap 3>defghijkl", times: []string{"<gap 3>@10000400", "def@100", "ghi@300", "jkl@300"}, s2c: "r1", closed: 99},
 		{name: "ack ahead of its data within the grace is not a loss", pkts: withOpen(
 			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, PA, "ghi", 11, 0},
 			pk{false, 101, 10, A, "", 12, 0}, pk{true, 4, 101, PA, "def", 13, 0}),
@@ -203,7 +207,7 @@ func TestSegments(t *testing.T) {
 		{name: "overflow skips the oldest hole", cfg: Config{MaxBuffered: 4}, pkts: withOpen(
 			pk{true, 1, 101, PA, "abc", 10, 0}, pk{true, 7, 101, PA, "ghi", 11, 0}, pk{true, 10, 101, PA, "jk", 12, 0},
 			pk{true, 4, 101, PA, "def", 13, 0}),
-			flush: true, c2s: "abc<gap 3>ghijk", times: []string{"abc@10", "<gap 3>@12", "ghi@11", "jk@12"}, closed: 99,
+			flush: true, c2s: "abc<gap 3>ghijk", times: []string{"abc@10", "<gap 3>@11", "ghi@11", "jk@12"}, closed: 99,
 			stats: func(s Stats) string {
 				if s.Overflows != 1 || s.RetransmittedBytes != 3 {
 					return "want one overflow and the late segment counted as retransmitted"
