@@ -171,6 +171,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return errors.New("analyze: nothing to measure: " + why)
 	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("analyze: interrupted: the summary and events written are partial")
+	}
 	if readErr != nil {
 		fmt.Fprintf(stderr, "warning: capture ended early: %v (partial results kept)\n", readErr)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/cloudpcap/cloudpcap/lab/netem"
@@ -14,6 +15,8 @@ import (
 func init() {
 	register(command{name: "lab", summary: "lab maintenance: 'lab clean' removes what a crashed run left, 'lab probe' shows kernel features", run: runLab})
 }
+
+var runIDPattern = regexp.MustCompile(`^[0-9a-f]{8}$`)
 
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -26,6 +29,9 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		id := fs.String("run", "", "remove only run `ID` (default: every cloudpcap run)")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
+		}
+		if *id != "" && !runIDPattern.MatchString(*id) {
+			return &usageError{msg: fmt.Sprintf("lab clean --run %q: a run ID is 8 hex digits (the ID in cpl-<runid>-<role>)", *id)}
 		}
 		if err := topology.CheckPrivileges(); err != nil {
 			return err

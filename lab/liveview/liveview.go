@@ -162,5 +162,10 @@ func (s *Server) Close() error {
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
-	return err
+	if err != nil {
+		// A browser that stopped reading keeps its stream's handler
+		// blocked in a write: close the connections outright.
+		return s.srv.Close()
+	}
+	return nil
 }

@@ -223,7 +223,10 @@ func checkReach(ctx context.Context, sc *scenario.Scenario, topo *topology.Topol
 				if err == nil {
 					break
 				}
-				if time.Now().After(deadline) || ctx.Err() != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if time.Now().After(deadline) {
 					return fmt.Errorf("trader %s cannot reach %s through the lab network: %v", t.Name, addr, err)
 				}
 				time.Sleep(20 * time.Millisecond) // polling connectivity with a deadline

@@ -328,6 +328,14 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 
 	// Monitor: local capture in each trader's namespace, mirror sessions.
 	var points []live.Point
+	monOwns := false // until live.Start succeeds, the sources are ours to close
+	defer func() {
+		if !monOwns {
+			for _, p := range points {
+				p.Source.Close()
+			}
+		}
+	}()
 	var ifaces []string
 	var keylogs []string
 	evFiles := map[string]*os.File{}
@@ -402,9 +410,6 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 	capPath := filepath.Join(dir, "capture.pcapng")
 	writer, err := capture.NewWriter(capPath, ifaces)
 	if err != nil {
-		for _, p := range points {
-			p.Source.Close()
-		}
 		return out, err
 	}
 	// The warmup is measured in wire time from now: the traders start next.
@@ -416,6 +421,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 		writer.Close()
 		return out, err
 	}
+	monOwns = true
 	monStopped := false
 	var results []live.Result
 	stopMonitor := func() error {
@@ -431,6 +437,11 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 		if !monStopped {
 			if serr := stopMonitor(); serr != nil {
 				err = errors.Join(err, serr)
+			}
+			// An early return (a trader that would not start, ...) still
+			// keeps what the monitor measured.
+			if out.local == nil && len(results) > 0 {
+				out.local, out.mirror, _ = summaries(results, mirrorPoints, dir)
 			}
 		}
 	}()

@@ -109,6 +109,10 @@ func TestScenarioErrors(t *testing.T) {
 			`quick.yaml:16:22: exchanges.0.link.down.jitter_dist: "pareto": want uniform or normal`},
 		{"bad loss", func(s string) string { return strings.Replace(s, "delay: 1ms", "delay: 1ms\n      loss: 120%", 1) },
 			`quick.yaml:14:13: exchanges.0.link.loss: "120%" is outside 0%..100%`},
+		{"speed without replay", func(s string) string { return strings.Replace(s, "rate: 500", "rate: 500\n      speed: 2", 1) },
+			`quick.yaml:10:14: exchanges.0.feed.speed: applies to a replay: set feed.replay too`},
+		{"snaplen too large", func(s string) string { return strings.Replace(s, "exchanges:", "capture:\n  snaplen: 5000000000gb\nexchanges:", 1) },
+			`quick.yaml:6:12: capture.snaplen: `},
 		{"duplicate trader", func(s string) string {
 			return strings.Replace(s, "gate:", "  - name: t1\n    strategy: every\n    feeds: [near]\ngate:", 1)
 		}, `quick.yaml:23:11: traders.1.name: "t1" is used twice`},

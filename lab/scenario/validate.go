@@ -101,6 +101,8 @@ func (f *File) Validate(checks ...Check) error {
 	valueErr("capture.snaplen", s.Capture.Snaplen.err)
 	if s.Capture.Snaplen.N != 0 && s.Capture.Snaplen.N < 96 {
 		add("capture.snaplen", "%d bytes would cut TCP headers: use 0 (whole frames) or at least 96", s.Capture.Snaplen.N)
+	} else if s.Capture.Snaplen.N > 262144 {
+		add("capture.snaplen", "%d bytes: at most 262144 (a 64 KiB GSO frame fits)", s.Capture.Snaplen.N)
 	}
 	if s.Capture.Mirror.VNI < 0 || s.Capture.Mirror.VNI > 1<<24-1 {
 		add("capture.mirror.vni", "%d: a VNI is 0..16777215", s.Capture.Mirror.VNI)
@@ -111,6 +113,8 @@ func (f *File) Validate(checks ...Check) error {
 	valueErr("capture.mirror.truncate", s.Capture.Mirror.Truncate.err)
 	if t := s.Capture.Mirror.Truncate.N; t != 0 && t < 96 {
 		add("capture.mirror.truncate", "%d bytes would cut TCP headers (AWS allows 1..65535; the monitor needs at least 96)", t)
+	} else if t > 65535 {
+		add("capture.mirror.truncate", "%d bytes: AWS allows 1..65535", t)
 	}
 	f.validateLink("capture.mirror.link", s.Capture.Mirror.Link, add, valueErr)
 	if s.Capture.Events == nil {
@@ -157,8 +161,8 @@ func (f *File) Validate(checks ...Check) error {
 		}
 		tlsCheck(p+".feed", e.Feed.TLS, e.Feed.Cipher, add)
 		tlsCheck(p+".orderapi", e.OrderAPI.TLS, e.OrderAPI.Cipher, add)
-		if e.Feed.Queue < 0 {
-			add(p+".feed.queue", "%d: want >= 0", e.Feed.Queue)
+		if e.Feed.Queue < 0 || e.Feed.Queue > 1<<20 {
+			add(p+".feed.queue", "%d: want 0..1048576 messages", e.Feed.Queue)
 		}
 		if sp := e.Feed.SlowPolicy; sp != "" && sp != "drop-oldest" && sp != "disconnect" {
 			add(p+".feed.slow_policy", "%q: want drop-oldest or disconnect", sp)
@@ -175,6 +179,8 @@ func (f *File) Validate(checks ...Check) error {
 		}
 		if e.Feed.Speed < 0 {
 			add(p+".feed.speed", "%g: want > 0", e.Feed.Speed)
+		} else if e.Feed.Speed > 0 && e.Feed.Replay == "" {
+			add(p+".feed.speed", "applies to a replay: set feed.replay too")
 		}
 		if e.OrderAPI.AckDelay != "" {
 			if _, err := delay.Parse(e.OrderAPI.AckDelay); err != nil {

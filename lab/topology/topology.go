@@ -193,7 +193,9 @@ func newNS(name string) error {
 		defer orig.Close()
 		h, err := netns.NewNamed(name) // switches this thread into it
 		if err != nil {
-			runtime.UnlockOSThread()
+			// NewNamed unshares before it can fail: the thread may be in a
+			// namespace nobody will delete. Leave it locked; the runtime
+			// discards it when this goroutine ends.
 			errc <- err
 			return
 		}
