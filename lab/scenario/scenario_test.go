@@ -111,7 +111,9 @@ func TestScenarioErrors(t *testing.T) {
 			`quick.yaml:14:13: exchanges.0.link.loss: "120%" is outside 0%..100%`},
 		{"speed without replay", func(s string) string { return strings.Replace(s, "rate: 500", "rate: 500\n      speed: 2", 1) },
 			`quick.yaml:10:14: exchanges.0.feed.speed: applies to a replay: set feed.replay too`},
-		{"snaplen too large", func(s string) string { return strings.Replace(s, "exchanges:", "capture:\n  snaplen: 5000000000gb\nexchanges:", 1) },
+		{"snaplen too large", func(s string) string {
+			return strings.Replace(s, "exchanges:", "capture:\n  snaplen: 5000000000gb\nexchanges:", 1)
+		},
 			`quick.yaml:6:12: capture.snaplen: `},
 		{"duplicate trader", func(s string) string {
 			return strings.Replace(s, "gate:", "  - name: t1\n    strategy: every\n    feeds: [near]\ngate:", 1)
