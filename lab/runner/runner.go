@@ -514,6 +514,13 @@ func summaries(results []live.Result, mirrorPoints []string, dir string) (local,
 			return nil, nil, err
 		}
 	}
+	// Every point reads one shared key store: its counts are the store's,
+	// not a sum over points.
+	for _, s := range []*pipeline.Summary{local, mirror} {
+		if s != nil && len(results) > 0 {
+			s.Decode.KeyLog = results[0].Summary.Decode.KeyLog
+		}
+	}
 	if local == nil {
 		local, mirror = mirror, nil
 	}
