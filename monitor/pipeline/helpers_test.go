@@ -45,10 +45,13 @@ type event struct {
 
 // analysis is what one run of the pipeline produced.
 type analysis struct {
-	events  []event
-	raw     []byte // the events file
-	sum     *pipeline.Summary
-	readErr error
+	// captureShort: an oracle reading the same capture agreed with the
+	// pipeline, so anything missing versus the sender is the capture's loss.
+	captureShort bool
+	events       []event
+	raw          []byte // the events file
+	sum          *pipeline.Summary
+	readErr      error
 }
 
 // analyzeBytes runs the pipeline over a capture as `cloudpcap analyze`

@@ -82,7 +82,13 @@ func TestIntegrationTsharkOracle(t *testing.T) {
 			})
 			theirs := tsharkMsgs(t, path, keyPath, []int{fp, op})
 			a := analyzeFile(t, path, keys.Bytes(), "binance", true)
+			// Run on a live capture: when tshark, reading the same file,
+			// agrees with us exactly, a message neither of us has was not in
+			// the file (dumpcap lost it on a loaded machine), so the check
+			// against what the peers sent takes the shortfall as a capture loss.
+			before := t.Failed()
 			compareMsgs(t, tc.name, theirs, a.msgs())
+			a.captureShort = !t.Failed() && !before
 			checkTruth(t, a, truth, theirs)
 			for _, m := range theirs {
 				total[m.What]++
