@@ -436,6 +436,11 @@ func tcpEcho(t *testing.T, c *chain, lfd int) {
 	t.Helper()
 	sa := &unix.SockaddrInet4{Port: 7}
 	copy(sa.Addr[:], c.addrB)
+	// Subtests reuse port 7; an earlier subtest's connection may still be
+	// in TIME_WAIT.
+	if err := unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		t.Fatal(err)
+	}
 	if err := unix.Bind(lfd, sa); err != nil {
 		t.Fatal(err)
 	}
