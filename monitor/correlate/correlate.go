@@ -89,7 +89,13 @@ type Config struct {
 	TickRing  int // recent ticks kept per feed connection for explicit matching (default 65536)
 	Labels    Labels
 	WarmupEnd int64 // events before this wire time are emitted but not in the statistics
+	// MaxConnGroups bounds the per-feed-connection groups (default 256);
+	// later connections are grouped as OtherConns.
+	MaxConnGroups int
 }
+
+// OtherConns names the group of feed connections beyond Config.MaxConnGroups.
+const OtherConns = "(other connections)"
 
 type tickRec struct {
 	seq    uint64
@@ -137,6 +143,7 @@ type Counts struct {
 	Acks            int64 `json:"acks"`
 	AcksUnpaired    int64 `json:"acks_unpaired"`
 	Warmup          int64 `json:"warmup_excluded"`
+	GroupedAsOther  int64 `json:"feed_conns_grouped_as_other,omitempty"`
 	Gaps
 }
 
@@ -169,6 +176,9 @@ type Correlator struct {
 func New(cfg Config, sink Sink) *Correlator {
 	if cfg.TickRing <= 0 {
 		cfg.TickRing = 1 << 16
+	}
+	if cfg.MaxConnGroups <= 0 {
+		cfg.MaxConnGroups = 256
 	}
 	return &Correlator{
 		cfg:    cfg,
@@ -223,7 +233,14 @@ func (c *Correlator) feed(conn stream.ConnKey) *feedConn {
 	fc := c.feeds[conn]
 	if fc == nil {
 		fc = &feedConn{key: conn, ring: make([]tickRec, min(1024, c.cfg.TickRing)), max: c.cfg.TickRing, last: map[uint64]uint64{}}
-		fc.group = c.group("feed_conn", conn.String())
+		name := conn.String()
+		if _, ok := c.groups["feed_conn"][name]; !ok && len(c.groups["feed_conn"]) >= c.cfg.MaxConnGroups {
+			// Each group holds three HDR histograms (~768 KiB): a capture
+			// with thousands of feed connections shares one group past the cap.
+			name = OtherConns
+			c.counts.GroupedAsOther++
+		}
+		fc.group = c.group("feed_conn", name)
 		c.feeds[conn] = fc
 	}
 	return fc
@@ -463,6 +480,14 @@ func (c *Correlator) TakeWindow() *latency.Set {
 	w := c.window
 	c.window = latency.NewSet()
 	return w
+}
+
+// Closed forgets a connection's per-connection state (its tick ring and
+// cached groups) once TCP has closed it; its group histograms stay. Orders
+// naming a tick of a closed feed connection fall back to the last tick.
+func (c *Correlator) Closed(conn stream.ConnKey) {
+	delete(c.feeds, conn)
+	delete(c.conns, conn)
 }
 
 // Counts returns the totals so far.

@@ -157,3 +157,20 @@ func TestRingGrowsThenWraps(t *testing.T) {
 		t.Error("tick 2000 should have been overwritten")
 	}
 }
+
+func TestConnGroupsCappedAndClosed(t *testing.T) {
+	c := New(Config{MaxConnGroups: 1}, nil)
+	c.Tick(feedA, tick(1, 1), stream.Span{LastNS: 10}, nil)
+	c.Tick(feedB, tick(1, 1), stream.Span{LastNS: 20}, nil)
+	g := c.Groups()["feed_conn"]
+	if len(g) != 2 || g[OtherConns] == nil || g[feedA.String()] == nil || c.Counts().GroupedAsOther != 1 {
+		t.Fatalf("groups %v counts %+v", SortedNames(g), c.Counts())
+	}
+	// Once feed A is closed, an order naming its tick falls back to the last tick.
+	c.Closed(feedA)
+	o := &profile.Fields{Kind: profile.Order, Symbol: []byte("BTCUSDT"), TickFeed: []byte(feedA.String()), TickSeq: 1, HasTick: true}
+	c.Order(orders, o, stream.Span{LastNS: 30}, nil)
+	if cnt := c.Counts(); cnt.OrdersLastTick != 1 || cnt.OrdersExplicit != 0 {
+		t.Fatalf("%+v", cnt)
+	}
+}

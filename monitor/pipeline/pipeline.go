@@ -59,6 +59,7 @@ type Pipeline struct {
 	// unanswered counts orders whose response never came (later responses
 	// arrived); capped counts connections beyond MaxConnRecords.
 	unanswered, capped int64
+	finishing          bool
 	first              int64
 	last               int64
 }
@@ -141,6 +142,7 @@ func (p *Pipeline) FlushIdle(now int64) { p.asm.FlushIdle(now) }
 
 // Finish closes every connection at the end of input.
 func (p *Pipeline) Finish() {
+	p.finishing = true
 	p.asm.Flush(p.last)
 }
 
@@ -244,6 +246,9 @@ func (c *conn) Close(ts int64) {
 		c.rec.Profile = c.prof.Name()
 	}
 	delete(c.p.live, c.key)
+	if !c.p.finishing { // at the end of input every connection closes; keep their state for the last orders
+		c.p.cor.Closed(c.key)
+	}
 }
 
 func (c *conn) fillTLS(st tlsdec.Stats) {

@@ -172,6 +172,9 @@ func (p *Pipeline) Summary(cs capture.Stats, files []string, warnings []capture.
 		}
 		s.Warnings = append(s.Warnings, w.Error())
 	}
+	if n := d.Counts.GroupedAsOther; n > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf("%d feed connections beyond the first 256 are grouped as %q in groups.feed_conn", n, correlate.OtherConns))
+	}
 	if p.capped > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("%d connections beyond the %d kept as records: decode.connections and missing_keys count only the recorded ones", p.capped, p.cfg.MaxConnRecords))
 	}
