@@ -186,17 +186,11 @@ func parseLab(msg []byte, base int, t *Tick, inner, haveStream bool) error {
 				t.AskSize = x
 			}
 		case "side":
-			if kind != vString {
+			side, ok := parseSide(kind, v)
+			if !ok {
 				return badField(Lab, &o, "side", `"buy" or "sell"`)
 			}
-			switch string(v) {
-			case "buy":
-				t.Side = SideBuy
-			case "sell":
-				t.Side = SideSell
-			default:
-				return badField(Lab, &o, "side", `"buy" or "sell"`)
-			}
+			t.Side = side
 		}
 	}
 	if o.err != nil {
@@ -423,17 +417,11 @@ func ParseCoinbase(msg []byte, t *Tick) error {
 				t.Size = x
 			}
 		case "side":
-			if kind != vString {
+			side, ok := parseSide(kind, v)
+			if !ok {
 				return badField(Coinbase, &o, "side", `"buy" or "sell"`)
 			}
-			switch string(v) {
-			case "buy":
-				t.Side = SideBuy
-			case "sell":
-				t.Side = SideSell
-			default:
-				return badField(Coinbase, &o, "side", `"buy" or "sell"`)
-			}
+			t.Side = side
 		case "time":
 			ns, ok := parseTime(v)
 			if kind != vString || !ok {
@@ -463,4 +451,18 @@ func ParseCoinbase(msg []byte, t *Tick) error {
 	setDerivedStream(t, product, "@ticker", false)
 	t.Kind = KindQuote
 	return nil
+}
+
+// parseSide reads a "buy" or "sell" string value.
+func parseSide(kind byte, v []byte) (Side, bool) {
+	if kind != vString {
+		return SideUnknown, false
+	}
+	switch string(v) {
+	case "buy":
+		return SideBuy, true
+	case "sell":
+		return SideSell, true
+	}
+	return SideUnknown, false
 }
