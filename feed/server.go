@@ -157,8 +157,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(i)+1))
 		sf.proc = priceProcess{rng: rng, mid: startPrice(sym)}
 		sf.sched = pat.newSchedule(rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(i)+1<<32)))
-		for _, ch := range channels(cfg.Format) {
-			st := &stream{name: streamName(cfg.Format, sym, ch.name), symbol: sym, kind: ch.kind}
+		for _, ch := range cfg.Format.Channels() {
+			st := &stream{name: cfg.Format.StreamName(sym, ch.Name), symbol: sym, kind: ch.Kind}
 			s.streams[st.name] = st
 			s.names = append(s.names, st.name)
 			sf.streams = append(sf.streams, st)
@@ -178,30 +178,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-type channel struct {
-	name string
-	kind format.Kind
-}
-
-func channels(f format.Format) []channel {
-	switch f {
-	case format.Binance:
-		return []channel{{"trade", format.KindTrade}, {"bookTicker", format.KindBook}}
-	case format.Coinbase:
-		return []channel{{"ticker", format.KindQuote}}
-	}
-	return []channel{{"tick", format.KindQuote}}
-}
-
-// streamName is lowercase(symbol)@channel, except Coinbase which keeps the
-// product id as is (BTC-USD@ticker).
-func streamName(f format.Format, symbol, ch string) string {
-	if f == format.Coinbase {
-		return strings.ToUpper(symbol) + "@" + ch
-	}
-	return strings.ToLower(symbol) + "@" + ch
-}
-
 // lookup finds a stream by the name a client gave, ignoring the case of the
 // symbol part.
 func (s *Server) lookup(name string) *stream {
@@ -212,9 +188,9 @@ func (s *Server) lookup(name string) *stream {
 	if !ok {
 		return nil
 	}
-	for _, c := range channels(s.cfg.Format) {
-		if strings.EqualFold(c.name, ch) {
-			return s.streams[streamName(s.cfg.Format, sym, c.name)]
+	for _, c := range s.cfg.Format.Channels() {
+		if strings.EqualFold(c.Name, ch) {
+			return s.streams[s.cfg.Format.StreamName(sym, c.Name)]
 		}
 	}
 	return nil
