@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
@@ -51,6 +52,8 @@ type point struct {
 	flushEvents bool
 	err         error
 	gen         uint64
+	empty       atomic.Uint64 // reads that found the capture empty
+	ended       atomic.Bool   // the reader returned (end of capture or error)
 }
 
 // Monitor is a running live analysis.
@@ -158,6 +161,7 @@ func (m *Monitor) followKeys(ctx context.Context) {
 
 func (m *Monitor) read(pt *point) {
 	defer m.wg.Done()
+	defer pt.ended.Store(true)
 	defer func() {
 		// A decoder bug must not take the lab down without its teardown:
 		// the point ends, marked, and the run is kept as partial.
@@ -171,6 +175,7 @@ func (m *Monitor) read(pt *point) {
 	for {
 		err := pt.Source.ReadInto(&pkt)
 		if err == capture.ErrNoPacket {
+			pt.empty.Add(1)
 			pt.mu.Lock()
 			if g := m.keys.Generation(); g != pt.gen {
 				pt.gen = g
@@ -246,6 +251,40 @@ func (m *Monitor) Snapshot() []PointSnapshot {
 		out = append(out, s)
 	}
 	return out
+}
+
+// Drain waits until the kernel has handed over every frame already
+// captured: until each point's reader has twice found its capture empty
+// since the call (the second wait starts after the call and outlasts the
+// capture's block timeout), or max has passed, or ctx ends. Call it when the
+// traffic has stopped, before Stop; it reports whether every point drained.
+func (m *Monitor) Drain(ctx context.Context, max time.Duration) bool {
+	start := make([]uint64, len(m.points))
+	for i, pt := range m.points {
+		start[i] = pt.empty.Load()
+	}
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		drained := true
+		for i, pt := range m.points {
+			if pt.empty.Load() < start[i]+2 && !pt.ended.Load() {
+				drained = false
+			}
+		}
+		if drained {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // Result is one point's outcome.
