@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -249,4 +250,75 @@ func TestIntegrationInterrupt(t *testing.T) {
 	if !strings.Contains(string(envb), `"status": "interrupted"`) {
 		t.Fatalf("env.json status: %s", envb)
 	}
+}
+
+// A component that dies mid-run fails the run with its name, and the run
+// unwinds as on success: no namespace or process of the run is left, and
+// what was measured is kept, marked partial.
+func TestIntegrationCrashedComponent(t *testing.T) {
+	requireLab(t)
+	scen := writeScenario(t, strings.Replace(base, "duration: 4s", "duration: 60s", 1))
+	killed := make(chan string, 1)
+	w := &killWriter{t: t, target: "feed", killed: killed}
+	res, err := Run(context.Background(), scen, Options{Binary: binary(t), Results: t.TempDir(), Out: w})
+	if err == nil || !strings.Contains(err.Error(), "feed-ex exited") {
+		t.Fatalf("run error %v, want feed-ex exited", err)
+	}
+	runID := <-killed
+	noLeftovers(t, runID)
+	if pids := runProcs(runID); len(pids) != 0 {
+		t.Errorf("processes of run %s left: %v", runID, pids)
+	}
+	if res == nil || res.Summary == nil || !res.Summary.Partial || res.Summary.Decode.Ticks == 0 {
+		t.Fatalf("result %+v, want a partial summary with ticks", res)
+	}
+	if !strings.HasPrefix(res.Env.Status, "failed: ") {
+		t.Errorf("env status %q, want failed", res.Env.Status)
+	}
+}
+
+// killWriter logs the run's output and, once the run measures, kills the
+// run's component whose command is `cloudpcap <target>`.
+type killWriter struct {
+	t      *testing.T
+	target string
+	runID  string
+	done   bool
+	killed chan string
+}
+
+func (w *killWriter) Write(b []byte) (int, error) {
+	line := string(b)
+	w.t.Log(strings.TrimRight(line, "\n"))
+	if i := strings.Index(line, "run ID "); i >= 0 && w.runID == "" {
+		w.runID = strings.TrimSuffix(strings.Fields(line[i+7:])[0], ":")
+	}
+	if !w.done && w.runID != "" && strings.Contains(line, "feed p50") {
+		w.done = true
+		for _, pid := range runProcs(w.runID) {
+			if cmd, _ := os.ReadFile(filepath.Join("/proc", pid, "cmdline")); strings.Contains(string(cmd), "\x00"+w.target+"\x00") {
+				var p int
+				fmt.Sscan(pid, &p)
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+		w.killed <- w.runID
+	}
+	return len(b), nil
+}
+
+// runProcs lists the processes whose environment carries the run ID.
+func runProcs(runID string) []string {
+	var pids []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && strings.Contains(string(env), "CLOUDPCAP_RUN_ID="+runID+"\x00") {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
 }
