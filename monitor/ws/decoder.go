@@ -188,11 +188,44 @@ func headerLen(b1 byte) int {
 // beginFrame validates the complete header in d.hdr and prepares to read
 // the payload. It reports false after failing the decoder.
 func (d *Decoder) beginFrame() bool {
+	b0 := d.hdr[0]
+	if !d.readHeader() {
+		return false
+	}
+	if b0&0x30 != 0 {
+		d.fail(ErrProtocol, "reserved bits RSV2/RSV3 set")
+		return false
+	}
+	rsv1 := b0&0x40 != 0
+	var ok bool
+	switch d.op {
+	case OpClose, OpPing, OpPong:
+		ok = d.startControl(rsv1)
+	case OpText, OpBinary:
+		ok = d.startMessage(rsv1)
+	case OpContinuation:
+		ok = d.continueMessage(rsv1)
+	default:
+		d.fail(ErrProtocol, "reserved opcode 0x"+strconv.FormatUint(uint64(d.op), 16))
+	}
+	if !ok {
+		return false
+	}
+	d.msgWireAdd(int64(d.hlen))
+	if d.tgt != toControl && !d.reservePayload() {
+		return false
+	}
+	d.state = stPayload
+	return true
+}
+
+// readHeader decodes the fin bit, opcode, mask and payload length of the
+// complete header in d.hdr and counts the frame.
+func (d *Decoder) readHeader() bool {
 	h := d.hdr[:d.hlen]
 	d.hn = 0
 	b0, b1 := h[0], h[1]
 	d.fin = b0&0x80 != 0
-	rsv1 := b0&0x40 != 0
 	d.op = Opcode(b0 & 0x0f)
 	d.masked = b1&0x80 != 0
 	p := 2
@@ -220,84 +253,89 @@ func (d *Decoder) beginFrame() bool {
 	if d.masked != (d.dir == stream.ClientToServer) {
 		d.stats.UnexpectedMasks++
 	}
-	if b0&0x30 != 0 {
-		d.fail(ErrProtocol, "reserved bits RSV2/RSV3 set")
+	return true
+}
+
+// startControl checks a close, ping or pong frame (RFC 6455 5.5).
+func (d *Decoder) startControl(rsv1 bool) bool {
+	if !d.fin {
+		d.fail(ErrProtocol, "fragmented "+d.op.String()+" frame")
 		return false
 	}
-	switch d.op {
-	case OpClose, OpPing, OpPong:
-		if !d.fin {
-			d.fail(ErrProtocol, "fragmented "+d.op.String()+" frame")
-			return false
-		}
-		if rsv1 {
-			d.fail(ErrProtocol, "RSV1 set on a "+d.op.String()+" frame")
-			return false
-		}
-		if d.flen > maxControlPayload {
-			d.fail(ErrProtocol, d.op.String()+" frame payload of "+strconv.FormatInt(d.flen, 10)+" bytes exceeds 125")
-			return false
-		}
-		d.tgt = toControl
-		d.ctrlLen = 0
-	case OpText, OpBinary:
-		if d.inMsg {
-			d.fail(ErrProtocol, "new "+d.op.String()+" frame inside a fragmented message")
-			return false
-		}
-		if rsv1 && !d.cfg.Deflate.Enabled {
-			d.fail(ErrProtocol, "RSV1 set without permessage-deflate")
-			return false
-		}
-		d.inMsg = true
-		d.msgOp = d.op
-		d.msgComp = rsv1
-		d.msgMasked = d.masked
-		d.msgFrames = 0
-		d.msgWire = 0
-		d.msgFirst = d.frameFirst
-		d.msgOff = d.frameOff
-		d.payload = d.payload[:0]
-		d.compressed = d.compressed[:0]
-		d.tgt = toMessage
-		if rsv1 {
-			d.tgt = toCompressed
-		}
-	case OpContinuation:
-		if !d.inMsg {
-			d.fail(ErrProtocol, "continuation frame without a message to continue")
-			return false
-		}
-		if rsv1 {
-			d.fail(ErrProtocol, "RSV1 set on a continuation frame")
-			return false
-		}
-		d.tgt = toMessage
-		if d.msgComp {
-			d.tgt = toCompressed
-		}
-	default:
-		d.fail(ErrProtocol, "reserved opcode 0x"+strconv.FormatUint(uint64(d.op), 16))
+	if rsv1 {
+		d.fail(ErrProtocol, "RSV1 set on a "+d.op.String()+" frame")
 		return false
 	}
-	d.msgWireAdd(int64(d.hlen))
-	if d.tgt != toControl {
-		have := len(d.payload)
-		if d.tgt == toCompressed {
-			have = len(d.compressed)
-		}
-		if d.flen > int64(d.max-have) {
-			d.fail(ErrTooLarge, "message of more than "+strconv.Itoa(d.max)+" bytes")
-			return false
-		}
-		if d.tgt == toCompressed {
-			// +4: room for the deflate tail appended before inflating.
-			d.compressed = slices.Grow(d.compressed, int(d.flen)+4)
-		} else {
-			d.payload = slices.Grow(d.payload, int(d.flen))
-		}
+	if d.flen > maxControlPayload {
+		d.fail(ErrProtocol, d.op.String()+" frame payload of "+strconv.FormatInt(d.flen, 10)+" bytes exceeds 125")
+		return false
 	}
-	d.state = stPayload
+	d.tgt = toControl
+	d.ctrlLen = 0
+	return true
+}
+
+// startMessage begins a text or binary message with its first frame.
+func (d *Decoder) startMessage(rsv1 bool) bool {
+	if d.inMsg {
+		d.fail(ErrProtocol, "new "+d.op.String()+" frame inside a fragmented message")
+		return false
+	}
+	if rsv1 && !d.cfg.Deflate.Enabled {
+		d.fail(ErrProtocol, "RSV1 set without permessage-deflate")
+		return false
+	}
+	d.inMsg = true
+	d.msgOp = d.op
+	d.msgComp = rsv1
+	d.msgMasked = d.masked
+	d.msgFrames = 0
+	d.msgWire = 0
+	d.msgFirst = d.frameFirst
+	d.msgOff = d.frameOff
+	d.payload = d.payload[:0]
+	d.compressed = d.compressed[:0]
+	d.tgt = toMessage
+	if rsv1 {
+		d.tgt = toCompressed
+	}
+	return true
+}
+
+// continueMessage adds a continuation frame to the message in progress.
+func (d *Decoder) continueMessage(rsv1 bool) bool {
+	if !d.inMsg {
+		d.fail(ErrProtocol, "continuation frame without a message to continue")
+		return false
+	}
+	if rsv1 {
+		d.fail(ErrProtocol, "RSV1 set on a continuation frame")
+		return false
+	}
+	d.tgt = toMessage
+	if d.msgComp {
+		d.tgt = toCompressed
+	}
+	return true
+}
+
+// reservePayload makes room for the frame's payload in the message,
+// failing a message that would exceed the limit.
+func (d *Decoder) reservePayload() bool {
+	have := len(d.payload)
+	if d.tgt == toCompressed {
+		have = len(d.compressed)
+	}
+	if d.flen > int64(d.max-have) {
+		d.fail(ErrTooLarge, "message of more than "+strconv.Itoa(d.max)+" bytes")
+		return false
+	}
+	if d.tgt == toCompressed {
+		// +4: room for the deflate tail appended before inflating.
+		d.compressed = slices.Grow(d.compressed, int(d.flen)+4)
+	} else {
+		d.payload = slices.Grow(d.payload, int(d.flen))
+	}
 	return true
 }
 
