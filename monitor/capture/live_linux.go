@@ -222,84 +222,97 @@ func (f Filter) Program() ([]bpf.RawInstruction, error) {
 	if f.All {
 		return nil, nil
 	}
-	const accept, reject = "accept", "reject"
-	// A tiny assembler with symbolic jump targets.
-	type ins struct {
-		i           bpf.Instruction
-		jt, jf, lbl string
-	}
-	var prog []ins
-	emit := func(i bpf.Instruction) { prog = append(prog, ins{i: i}) }
-	jeq := func(v uint32, jt, jf string) {
-		prog = append(prog, ins{i: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: jt, jf: jf})
-	}
-	label := func(l string) { prog = append(prog, ins{lbl: l}) }
-	portCheck := func(off uint32) {
-		// X holds the transport header offset; compare source and destination ports.
-		for _, port := range f.TCPPorts {
-			emit(bpf.LoadIndirect{Off: off, Size: 2})
-			jeq(uint32(port), accept, "")
-			emit(bpf.LoadIndirect{Off: off + 2, Size: 2})
-			jeq(uint32(port), accept, "")
-		}
-		emit(bpf.Jump{Skip: 0})
-		prog[len(prog)-1].jt = reject
-	}
+	var a bpfAsm
 	// ethertype
-	emit(bpf.LoadAbsolute{Off: 12, Size: 2})
-	jeq(0x0800, "", "v6")
-	// IPv4: protocol
-	emit(bpf.LoadAbsolute{Off: 23, Size: 1})
-	jeq(6, "", "v4udp")
-	if len(f.TCPPorts) == 0 {
-		emit(bpf.Jump{})
-		prog[len(prog)-1].jt = accept
-	} else {
-		emit(bpf.LoadMemShift{Off: 14})
-		portCheck(14)
+	a.emit(bpf.LoadAbsolute{Off: 12, Size: 2})
+	a.jeq(0x0800, "", "v6")
+	// IPv4: protocol, then the transport header at 14 + IHL.
+	a.emit(bpf.LoadAbsolute{Off: 23, Size: 1})
+	a.jeq(6, "", "v4udp")
+	f.tcpPorts(&a, bpf.LoadMemShift{Off: 14}, 14)
+	a.label("v4udp")
+	f.vxlanPort(&a, 23, bpf.LoadMemShift{Off: 14}, bpf.LoadIndirect{Off: 16, Size: 2})
+	a.label("v6")
+	a.emit(bpf.LoadAbsolute{Off: 12, Size: 2})
+	a.jeq(0x86dd, "", reject)
+	a.emit(bpf.LoadAbsolute{Off: 20, Size: 1}) // next header (no extension headers)
+	a.jeq(6, "", "v6udp")
+	f.tcpPorts(&a, bpf.LoadConstant{Dst: bpf.RegX, Val: 54}, 0)
+	a.label("v6udp")
+	f.vxlanPort(&a, 20, nil, bpf.LoadAbsolute{Off: 56, Size: 2})
+	a.label(accept)
+	a.emit(bpf.RetConstant{Val: 0x40000})
+	a.label(reject)
+	a.emit(bpf.RetConstant{Val: 0})
+	out, ok := a.resolve()
+	if !ok {
+		return nil, fmt.Errorf("capture: BPF filter: %d ports are too many for conditional jumps (at most about 40)", len(f.TCPPorts))
 	}
-	label("v4udp")
-	if f.VXLANPort != 0 {
-		emit(bpf.LoadAbsolute{Off: 23, Size: 1})
-		jeq(17, "", reject)
-		emit(bpf.LoadMemShift{Off: 14})
-		emit(bpf.LoadIndirect{Off: 16, Size: 2})
-		jeq(uint32(f.VXLANPort), accept, reject)
-	} else {
-		emit(bpf.Jump{})
-		prog[len(prog)-1].jt = reject
+	raw, err := bpf.Assemble(out)
+	if err != nil {
+		return nil, fmt.Errorf("capture: BPF filter: %w", err)
 	}
-	label("v6")
-	emit(bpf.LoadAbsolute{Off: 12, Size: 2})
-	jeq(0x86dd, "", reject)
-	emit(bpf.LoadAbsolute{Off: 20, Size: 1}) // next header (no extension headers)
-	jeq(6, "", "v6udp")
-	if len(f.TCPPorts) == 0 {
-		emit(bpf.Jump{})
-		prog[len(prog)-1].jt = accept
-	} else {
-		emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 54})
-		portCheck(0)
-	}
-	label("v6udp")
-	if f.VXLANPort != 0 {
-		emit(bpf.LoadAbsolute{Off: 20, Size: 1})
-		jeq(17, "", reject)
-		emit(bpf.LoadAbsolute{Off: 56, Size: 2})
-		jeq(uint32(f.VXLANPort), accept, reject)
-	} else {
-		emit(bpf.Jump{})
-		prog[len(prog)-1].jt = reject
-	}
-	label(accept)
-	emit(bpf.RetConstant{Val: 0x40000})
-	label(reject)
-	emit(bpf.RetConstant{Val: 0})
+	return raw, nil
+}
 
-	// Resolve labels to instruction indices.
+// tcpPorts accepts a TCP segment from or to one of the filter's ports (any
+// TCP segment without ports): loadX puts the transport header's offset in
+// X, off is added to it.
+func (f Filter) tcpPorts(a *bpfAsm, loadX bpf.Instruction, off uint32) {
+	if len(f.TCPPorts) == 0 {
+		a.jump(accept)
+		return
+	}
+	a.emit(loadX)
+	for _, port := range f.TCPPorts {
+		a.emit(bpf.LoadIndirect{Off: off, Size: 2})
+		a.jeq(uint32(port), accept, "")
+		a.emit(bpf.LoadIndirect{Off: off + 2, Size: 2})
+		a.jeq(uint32(port), accept, "")
+	}
+	a.jump(reject)
+}
+
+// vxlanPort accepts a UDP datagram to the filter's VXLAN port (rejects
+// every datagram without one): protoOff is the IP protocol byte, loadX
+// (optional) and loadPort load the destination port.
+func (f Filter) vxlanPort(a *bpfAsm, protoOff uint32, loadX, loadPort bpf.Instruction) {
+	if f.VXLANPort == 0 {
+		a.jump(reject)
+		return
+	}
+	a.emit(bpf.LoadAbsolute{Off: protoOff, Size: 1})
+	a.jeq(17, "", reject)
+	if loadX != nil {
+		a.emit(loadX)
+	}
+	a.emit(loadPort)
+	a.jeq(uint32(f.VXLANPort), accept, reject)
+}
+
+const accept, reject = "accept", "reject"
+
+// bpfAsm is a tiny assembler with symbolic jump targets ("" = next).
+type bpfAsm struct{ prog []bpfIns }
+
+type bpfIns struct {
+	i           bpf.Instruction
+	jt, jf, lbl string
+}
+
+func (a *bpfAsm) emit(i bpf.Instruction) { a.prog = append(a.prog, bpfIns{i: i}) }
+func (a *bpfAsm) label(l string)         { a.prog = append(a.prog, bpfIns{lbl: l}) }
+func (a *bpfAsm) jump(l string)          { a.prog = append(a.prog, bpfIns{i: bpf.Jump{}, jt: l}) }
+func (a *bpfAsm) jeq(v uint32, jt, jf string) {
+	a.prog = append(a.prog, bpfIns{i: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: jt, jf: jf})
+}
+
+// resolve turns labels into relative jumps; it fails on a jump over more
+// than 255 instructions (classic BPF's conditional jumps are 8 bits).
+func (a *bpfAsm) resolve() ([]bpf.Instruction, bool) {
 	pos := map[string]int{}
 	n := 0
-	for _, p := range prog {
+	for _, p := range a.prog {
 		if p.lbl != "" {
 			pos[p.lbl] = n
 			continue
@@ -307,20 +320,18 @@ func (f Filter) Program() ([]bpf.RawInstruction, error) {
 		n++
 	}
 	var out []bpf.Instruction
-	idx := 0
-	for _, p := range prog {
+	for _, p := range a.prog {
 		if p.lbl != "" {
 			continue
 		}
+		idx := len(out)
 		far := false
 		rel := func(l string) uint8 {
 			if l == "" {
 				return 0
 			}
 			d := pos[l] - idx - 1
-			if d > 255 {
-				far = true
-			}
+			far = far || d > 255
 			return uint8(d)
 		}
 		switch i := p.i.(type) {
@@ -334,13 +345,8 @@ func (f Filter) Program() ([]bpf.RawInstruction, error) {
 			out = append(out, p.i)
 		}
 		if far {
-			return nil, fmt.Errorf("capture: BPF filter: %d ports are too many for conditional jumps (at most about 40)", len(f.TCPPorts))
+			return nil, false
 		}
-		idx++
 	}
-	raw, err := bpf.Assemble(out)
-	if err != nil {
-		return nil, fmt.Errorf("capture: BPF filter: %w", err)
-	}
-	return raw, nil
+	return out, true
 }
