@@ -20,27 +20,33 @@ func init() {
 	register(command{name: "trader", summary: "run trading clients: feeds in, strategy, signed orders out, TLS key log", run: runTrader})
 }
 
-func runTrader(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// traderFlags are `cloudpcap trader`'s flags.
+type traderFlags struct {
+	cfg                      trader.Config
+	feeds, subscribe, params listFlag
+	format, apiKey, secret   *string
+	statsFile, logLevel      *string
+	list                     *bool
+}
+
+func newTraderFlags(stderr io.Writer) (*flag.FlagSet, *traderFlags) {
 	fs := flag.NewFlagSet("trader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		cfg       trader.Config
-		feeds     listFlag
-		subscribe listFlag
-		params    listFlag
-		formatF   = fs.String("format", "auto", "feed `FORMAT`: auto (detected per connection from its first tick), lab, binance or coinbase")
-		apiKey    = fs.String("api-key", "", "API `KEY` for X-API-Key (default $"+envAPIKey+", else the lab key)")
-		secret    = fs.String("api-secret", "", "HMAC `SECRET` for X-Signature (default $"+envAPISecret+", else the lab secret); never logged")
-		statsFile = fs.String("stats", "", "write the final counters and latencies as JSON to `FILE`")
-		logLevel  = fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
-		list      = fs.Bool("strategies", false, "list the strategies and their parameters, then exit")
-	)
-	fs.Var(&feeds, "feed", "feed `URL`, repeatable: wss://127.0.0.1:8443/ws/btcusdt@trade (the path subscribes)")
-	fs.Var(&subscribe, "subscribe", "`MSG` sent after every (re)connect to every feed, repeatable: {\"method\":\"SUBSCRIBE\",\"params\":[\"btcusdt@trade\"],\"id\":1}")
+	t := &traderFlags{
+		format:    fs.String("format", "auto", "feed `FORMAT`: auto (detected per connection from its first tick), lab, binance or coinbase"),
+		apiKey:    fs.String("api-key", "", "API `KEY` for X-API-Key (default $"+envAPIKey+", else the lab key)"),
+		secret:    fs.String("api-secret", "", "HMAC `SECRET` for X-Signature (default $"+envAPISecret+", else the lab secret); never logged"),
+		statsFile: fs.String("stats", "", "write the final counters and latencies as JSON to `FILE`"),
+		logLevel:  fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error"),
+		list:      fs.Bool("strategies", false, "list the strategies and their parameters, then exit"),
+	}
+	cfg := &t.cfg
+	fs.Var(&t.feeds, "feed", "feed `URL`, repeatable: wss://127.0.0.1:8443/ws/btcusdt@trade (the path subscribes)")
+	fs.Var(&t.subscribe, "subscribe", "`MSG` sent after every (re)connect to every feed, repeatable: {\"method\":\"SUBSCRIBE\",\"params\":[\"btcusdt@trade\"],\"id\":1}")
 	fs.StringVar(&cfg.Deflate, "deflate", trader.DeflateContext, "permessage-deflate offered to the feed: context, nocontext or off (the feed decides)")
 	fs.StringVar(&cfg.Orders, "orders", "", "order API base `URL`: https://127.0.0.1:8444")
 	fs.StringVar(&cfg.Strategy, "strategy", "", "strategy `NAME`: "+strings.Join(strategy.Names(), ", ")+" (--strategies lists parameters)")
-	fs.Var(&params, "param", "strategy parameter `K=V`, repeatable (every strategy takes think=DIST, e.g. think=200us or think=uniform:100us-300us)")
+	fs.Var(&t.params, "param", "strategy parameter `K=V`, repeatable (every strategy takes think=DIST, e.g. think=200us or think=uniform:100us-300us)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "accept ANY server certificate (the lab's self-signed ones); off by default")
 	fs.StringVar(&cfg.CAFile, "ca", "", "PEM `FILE` of trusted CA certificates (instead of the system roots)")
 	fs.StringVar(&cfg.TLSVersion, "tls", "", "highest TLS `VERSION` offered: 1.2 or 1.3 (default 1.3)")
@@ -60,15 +66,15 @@ func runTrader(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(fs.Output(), "usage: cloudpcap trader --feed URL [--feed URL...] --orders URL --strategy NAME [--param k=v...] [flags]\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *list {
-		fmt.Fprint(stdout, strategy.Help())
-		return nil
-	}
+	return fs, t
+}
+
+// config checks the flags and completes the trader's configuration.
+func (t *traderFlags) config(fs *flag.FlagSet) (trader.Config, slog.Level, error) {
+	cfg := t.cfg
+	var level slog.Level
 	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("trader: unexpected argument %q (feeds are given with --feed)", fs.Arg(0))}
+		return cfg, level, &usageError{msg: fmt.Sprintf("trader: unexpected argument %q (feeds are given with --feed)", fs.Arg(0))}
 	}
 	// Config treats 0 as "default"; on the command line a count below 1
 	// is a mistake.
@@ -77,28 +83,42 @@ func runTrader(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		v    int
 	}{{"clients", cfg.Clients}, {"order-conns", cfg.OrderConns}, {"tick-queue", cfg.TickQueue}, {"order-queue", cfg.OrderQueue}} {
 		if n.v < 1 {
-			return &usageError{msg: fmt.Sprintf("trader: --%s: %d is below 1", n.flag, n.v)}
+			return cfg, level, &usageError{msg: fmt.Sprintf("trader: --%s: %d is below 1", n.flag, n.v)}
 		}
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return &usageError{msg: fmt.Sprintf("trader: --log-level %q: want debug, info, warn or error", *logLevel)}
+	if err := level.UnmarshalText([]byte(*t.logLevel)); err != nil {
+		return cfg, level, &usageError{msg: fmt.Sprintf("trader: --log-level %q: want debug, info, warn or error", *t.logLevel)}
 	}
-	f, err := format.ParseFormat(*formatF)
+	f, err := format.ParseFormat(*t.format)
 	if err != nil {
-		return &usageError{msg: "trader: --" + err.Error()}
+		return cfg, level, &usageError{msg: "trader: --" + err.Error()}
 	}
-	kv, err := strategy.ParseKV(params)
+	kv, err := strategy.ParseKV(t.params)
 	if err != nil {
-		return &usageError{msg: "trader: " + err.Error()}
+		return cfg, level, &usageError{msg: "trader: " + err.Error()}
 	}
-	cfg.Feeds, cfg.Subscribe, cfg.Format, cfg.Params = feeds, subscribe, f, kv
-	cfg.APIKey = firstNonEmpty(*apiKey, os.Getenv(envAPIKey))
-	cfg.APISecret = firstNonEmpty(*secret, os.Getenv(envAPISecret))
+	cfg.Feeds, cfg.Subscribe, cfg.Format, cfg.Params = t.feeds, t.subscribe, f, kv
+	cfg.APIKey = firstNonEmpty(*t.apiKey, os.Getenv(envAPIKey))
+	cfg.APISecret = firstNonEmpty(*t.secret, os.Getenv(envAPISecret))
 	if err := cfg.Validate(); err != nil {
-		return &usageError{msg: "trader: " + err.Error()}
+		return cfg, level, &usageError{msg: "trader: " + err.Error()}
 	}
+	return cfg, level, nil
+}
 
+func runTrader(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, flags := newTraderFlags(stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *flags.list {
+		fmt.Fprint(stdout, strategy.Help())
+		return nil
+	}
+	cfg, level, err := flags.config(fs)
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	tr, err := trader.New(cfg, log)
 	if err != nil {
@@ -111,13 +131,13 @@ func runTrader(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	runErr := tr.Run(ctx)
 	st := tr.Stats()
 	st.WriteSummary(stdout)
-	if *statsFile != "" {
+	if *flags.statsFile != "" {
 		b, err := json.MarshalIndent(st, "", "  ")
 		if err == nil {
-			err = os.WriteFile(*statsFile, append(b, '\n'), 0o644)
+			err = os.WriteFile(*flags.statsFile, append(b, '\n'), 0o644)
 		}
 		if err != nil && runErr == nil {
-			runErr = fmt.Errorf("trader: --stats %s: %w", *statsFile, err)
+			runErr = fmt.Errorf("trader: --stats %s: %w", *flags.statsFile, err)
 		}
 	}
 	return runErr
