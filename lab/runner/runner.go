@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
@@ -365,7 +366,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 		keylogs = append(keylogs, filepath.Join(keysDir, t.Name+".log"))
 		if local {
 			var src *capture.Live
-			if err := topology.InNS(h.NS, func() error {
+			if err := namespace.Run(h.NS, func() error {
 				var err error
 				src, err = capture.OpenLive(capture.LiveConfig{Iface: h.Iface, Name: t.Name + "/" + h.Iface, FrameSize: frameSize(sc), Filter: capture.Filter{TCPPorts: []uint16{FeedPort, OrderPort}}})
 				return err
@@ -391,7 +392,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 				// socket cuts the frame: outer headers (50) + the truncation.
 				snap = int(tr) + 50
 			}
-			if err := topology.InNS(monHost.NS, func() error {
+			if err := namespace.Run(monHost.NS, func() error {
 				var err error
 				src, err = capture.OpenLive(capture.LiveConfig{Iface: m.MonitorIface, Name: "mirror/" + t.Name, FrameSize: roundFrame(snap), Filter: capture.Filter{VXLANPort: topology.VXLANPort}})
 				return err
