@@ -3,7 +3,7 @@
 // strategy (package trader/strategy) on every tick, and sends the resulting
 // orders, signed (orderapi/sign), to the order API over keep-alive
 // HTTP/1.1. It writes the TLS secrets of every connection to an NSS key log
-// (trader/keylog) so the passive monitor can decrypt what it captures, and
+// (trader/keywriter) so the passive monitor can decrypt what it captures, and
 // application-side timestamps so a report can split tick-to-trade into
 // network-in, decision and network-out.
 //
@@ -53,7 +53,7 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/orderapi"
-	"github.com/cloudpcap/cloudpcap/trader/keylog"
+	"github.com/cloudpcap/cloudpcap/trader/keywriter"
 	"github.com/cloudpcap/cloudpcap/trader/strategy"
 )
 
@@ -63,7 +63,7 @@ type Trader struct {
 	cfg    Config
 	log    *slog.Logger
 	tls    *tls.Config
-	keyLog *keylog.Writer
+	keyLog *keywriter.Writer
 	stamps *stampWriter
 
 	orderURL  string // base + orderapi.PathOrder
@@ -91,7 +91,7 @@ func New(cfg Config, log *slog.Logger) (*Trader, error) {
 	t := &Trader{cfg: cfg, log: log}
 	var kl io.Writer
 	if cfg.KeyLogFile != "" {
-		w, err := keylog.Open(cfg.KeyLogFile)
+		w, err := keywriter.Open(cfg.KeyLogFile)
 		if err != nil {
 			return nil, &ConfigError{Flag: "keylog", Msg: err.Error()}
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/cloudpcap/cloudpcap/lab/runner"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 )
@@ -57,7 +57,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &usageError{msg: "--profile: " + err.Error()}
 	}
 
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	for _, k := range keylogs {
 		added, warns, err := keys.LoadFile(k)
 		if err != nil {

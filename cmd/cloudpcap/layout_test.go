@@ -3,19 +3,28 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 type goPackage struct {
-	ImportPath string
-	Name       string
-	Dir        string
-	Doc        string
-	Imports    []string
-	Deps       []string
+	ImportPath   string
+	Name         string
+	Dir          string
+	Doc          string
+	Imports      []string
+	Deps         []string
+	GoFiles      []string
+	TestGoFiles  []string
+	XTestGoFiles []string
 }
 
 func listPackages(t *testing.T) []goPackage {
@@ -79,4 +88,72 @@ func TestDependencyDirection(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNamespaceEntry: only lab/namespace moves a thread into another network
+// namespace, so there is one policy (lock, enter, restore; a thread that
+// cannot be restored dies locked). No other file imports vishvananda/netns,
+// calls setns or unshare, or locks an OS thread, except those named here
+// with the one thing each may do and why.
+func TestNamespaceEntry(t *testing.T) {
+	const mod = "github.com/cloudpcap/cloudpcap/"
+	const netnsPkg = "github.com/vishvananda/netns"
+	allowed := map[string][]string{
+		// Pins the emulator's loops for SCHED_FIFO and timer slack; it
+		// enters no namespace.
+		"lab/linkemu/direction.go": {"runtime.LockOSThread"},
+		// monitor never imports lab: the live-capture test enters its
+		// namespaces itself, with the same policy.
+		"monitor/capture/live_linux_test.go": {netnsPkg, "runtime.LockOSThread", "netns.*"},
+	}
+	for _, p := range listPackages(t) {
+		if p.ImportPath == mod+"lab/namespace" {
+			continue
+		}
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		for _, f := range slices.Concat(p.GoFiles, p.TestGoFiles, p.XTestGoFiles) {
+			name := rel + "/" + f
+			for _, use := range namespaceUses(t, filepath.Join(p.Dir, f)) {
+				if !slices.Contains(allowed[name], use) {
+					t.Errorf("%s uses %s: enter namespaces through lab/namespace", name, use)
+				}
+			}
+		}
+	}
+}
+
+// namespaceUses lists what file does that moves threads between
+// namespaces: the netns import, any call into it ("netns.*"),
+// runtime.LockOSThread, unix.Setns and unix.Unshare.
+func namespaceUses(t *testing.T, file string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uses []string
+	for _, imp := range f.Imports {
+		if path, _ := strconv.Unquote(imp.Path.Value); path == "github.com/vishvananda/netns" {
+			uses = append(uses, path)
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		x, ok := sel.X.(*ast.Ident)
+		if !ok {
+			return true
+		}
+		switch use := x.Name + "." + sel.Sel.Name; {
+		case x.Name == "netns":
+			uses = append(uses, "netns.*")
+		case use == "runtime.LockOSThread", use == "unix.Setns", use == "unix.Unshare":
+			uses = append(uses, use)
+		}
+		return true
+	})
+	slices.Sort(uses)
+	return slices.Compact(uses)
 }

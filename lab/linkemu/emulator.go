@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,50 +93,7 @@ func Start(cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("linkemu: realtime priority %d outside 0..99", cfg.RealtimePriority)
 	}
 	e := &Emulator{cfg: cfg, done: make(chan struct{})}
-	var rxA, rxB *rxSock
-	var txA, txB *txSock
-	var mtu int
-	err := inNetns(cfg.Netns, func() error {
-		ifA, err := net.InterfaceByName(cfg.A)
-		if err != nil {
-			return fmt.Errorf("interface A %q: %w", cfg.A, err)
-		}
-		ifB, err := net.InterfaceByName(cfg.B)
-		if err != nil {
-			return fmt.Errorf("interface B %q: %w", cfg.B, err)
-		}
-		mtu = max(ifA.MTU, ifB.MTU, 1500)
-		if !cfg.KeepOffloads {
-			for _, n := range []string{cfg.A, cfg.B} {
-				if err := DisableOffloads(n); err != nil {
-					return err
-				}
-			}
-		}
-		open := func(what string, f func() error) error {
-			if err := f(); err != nil {
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			return nil
-		}
-		if err := open("A receive", func() (err error) { rxA, err = openRx(ifA.Index); return }); err != nil {
-			return err
-		}
-		e.fds = append(e.fds, rxA.fd)
-		if err := open("B receive", func() (err error) { rxB, err = openRx(ifB.Index); return }); err != nil {
-			return err
-		}
-		e.fds = append(e.fds, rxB.fd)
-		if err := open("A send", func() (err error) { txA, err = openTx(ifA.Index); return }); err != nil {
-			return err
-		}
-		e.fds = append(e.fds, txA.fd)
-		if err := open("B send", func() (err error) { txB, err = openTx(ifB.Index); return }); err != nil {
-			return err
-		}
-		e.fds = append(e.fds, txB.fd)
-		return nil
-	})
+	socks, err := e.openSockets()
 	if err != nil {
 		e.closeFds()
 		return nil, fmt.Errorf("linkemu: %w", err)
@@ -147,9 +105,9 @@ func Start(cfg Config) (*Emulator, error) {
 	}
 	e.stop = stop
 	e.fds = append(e.fds, int(stop))
-	if e.ab, err = newDirection("a2b", rxA, txB, cfg.Link.AtoB, streamAtoB, mtu, &e.cfg); err == nil {
+	if e.ab, err = newDirection("a2b", socks.rxA, socks.txB, cfg.Link.AtoB, streamAtoB, socks.mtu, &e.cfg); err == nil {
 		e.fds = append(e.fds, int(e.ab.wake))
-		if e.ba, err = newDirection("b2a", rxB, txA, cfg.Link.BtoA, streamBtoA, mtu, &e.cfg); err == nil {
+		if e.ba, err = newDirection("b2a", socks.rxB, socks.txA, cfg.Link.BtoA, streamBtoA, socks.mtu, &e.cfg); err == nil {
 			e.fds = append(e.fds, int(e.ba.wake))
 		}
 	}
@@ -175,6 +133,61 @@ func Start(cfg Config) (*Emulator, error) {
 		close(e.done)
 	}()
 	return e, nil
+}
+
+// sockets are an emulator's AF_PACKET sockets, opened in its namespace.
+type sockets struct {
+	rxA, rxB *rxSock
+	txA, txB *txSock
+	mtu      int // the larger MTU of A and B, at least 1500
+}
+
+// openSockets opens the receive and send sockets of A and B inside
+// cfg.Netns (they stay bound to it after the thread leaves) and records
+// each descriptor in e.fds as it opens.
+func (e *Emulator) openSockets() (s sockets, err error) {
+	err = namespace.Run(e.cfg.Netns, func() error {
+		ifA, err := net.InterfaceByName(e.cfg.A)
+		if err != nil {
+			return fmt.Errorf("interface A %q: %w", e.cfg.A, err)
+		}
+		ifB, err := net.InterfaceByName(e.cfg.B)
+		if err != nil {
+			return fmt.Errorf("interface B %q: %w", e.cfg.B, err)
+		}
+		s.mtu = max(ifA.MTU, ifB.MTU, 1500)
+		if !e.cfg.KeepOffloads {
+			for _, n := range []string{e.cfg.A, e.cfg.B} {
+				if err := DisableOffloads(n); err != nil {
+					return err
+				}
+			}
+		}
+		open := func(what string, f func() error) error {
+			if err := f(); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			return nil
+		}
+		if err := open("A receive", func() (err error) { s.rxA, err = openRx(ifA.Index); return }); err != nil {
+			return err
+		}
+		e.fds = append(e.fds, s.rxA.fd)
+		if err := open("B receive", func() (err error) { s.rxB, err = openRx(ifB.Index); return }); err != nil {
+			return err
+		}
+		e.fds = append(e.fds, s.rxB.fd)
+		if err := open("A send", func() (err error) { s.txA, err = openTx(ifA.Index); return }); err != nil {
+			return err
+		}
+		e.fds = append(e.fds, s.txA.fd)
+		if err := open("B send", func() (err error) { s.txB, err = openTx(ifB.Index); return }); err != nil {
+			return err
+		}
+		e.fds = append(e.fds, s.txB.fd)
+		return nil
+	})
+	return s, err
 }
 
 // fail records the first loop error and stops the others.

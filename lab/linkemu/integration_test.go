@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -240,7 +241,7 @@ func runInterfaceGone(t *testing.T, c *chain) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = inNetns(c.nsE, func() error {
+	err = namespace.Run(c.nsE, func() error {
 		l, err := netlink.LinkByName("eb")
 		if err != nil {
 			return err
@@ -483,7 +484,7 @@ func tcpEcho(t *testing.T, c *chain, lfd int) {
 
 func setOffloadsIn(t *testing.T, ns, ifname string, on bool) {
 	t.Helper()
-	if err := inNetns(ns, func() error { return setOffloads(ifname, on) }); err != nil {
+	if err := namespace.Run(ns, func() error { return setOffloads(ifname, on) }); err != nil {
 		t.Fatal(err)
 	}
 }

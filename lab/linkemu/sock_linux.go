@@ -8,7 +8,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -252,31 +251,6 @@ func setOffloads(ifname string, on bool) error {
 		}
 	}
 	return nil
-}
-
-// inNetns runs fn on a locked OS thread inside the named network namespace
-// ("" means the calling thread's own). The thread is never returned to the
-// Go scheduler after entering another namespace: its goroutine exits locked,
-// so the runtime discards it.
-func inNetns(name string, fn func() error) error {
-	if name == "" {
-		return fn()
-	}
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		return fmt.Errorf("network namespace %q: %w", name, err)
-	}
-	defer ns.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("entering network namespace %q: %w (needs CAP_SYS_ADMIN)", name, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }
 
 // eventfd is a counter that one thread signals and another waits on with

@@ -6,14 +6,13 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,15 +59,15 @@ func newChain(t *testing.T) *chain {
 	macB, _ := net.ParseMAC("02:00:c6:12:00:02")
 	veth := func(hostNs, host string, mac net.HardwareAddr, emuPeer string) {
 		t.Helper()
-		emuFd, err := netns.GetFromName(c.nsE)
+		emu, err := os.Open(namespace.Path(c.nsE))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer emuFd.Close()
-		err = inNetns(hostNs, func() error {
+		defer emu.Close()
+		err = namespace.Run(hostNs, func() error {
 			return netlink.LinkAdd(&netlink.Veth{
 				LinkAttrs: netlink.LinkAttrs{Name: host, HardwareAddr: mac, MTU: 1500},
-				PeerName:  emuPeer, PeerNamespace: netlink.NsFd(emuFd),
+				PeerName:  emuPeer, PeerNamespace: netlink.NsFd(int(emu.Fd())),
 			})
 		})
 		if err != nil {
@@ -79,7 +78,7 @@ func newChain(t *testing.T) *chain {
 	veth(c.nB, "b0", macB, "eb")
 	host := func(ns, ifname string, addr net.IP, peer net.IP, peerMAC net.HardwareAddr) {
 		t.Helper()
-		err := inNetns(ns, func() error {
+		err := namespace.Run(ns, func() error {
 			l, err := netlink.LinkByName(ifname)
 			if err != nil {
 				return err
@@ -109,7 +108,7 @@ func newChain(t *testing.T) *chain {
 	}
 	host(c.nsA, "a0", c.addrA, c.addrB, macB)
 	host(c.nB, "b0", c.addrB, c.addrA, macA)
-	err := inNetns(c.nsE, func() error {
+	err := namespace.Run(c.nsE, func() error {
 		for _, n := range []string{"ea", "eb"} {
 			l, err := netlink.LinkByName(n)
 			if err != nil {
@@ -137,7 +136,7 @@ func waitOperUp(t *testing.T, ns, name string) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var state netlink.LinkOperState
-		err := inNetns(ns, func() error {
+		err := namespace.Run(ns, func() error {
 			l, err := netlink.LinkByName(name)
 			if err == nil {
 				state = l.Attrs().OperState
@@ -157,40 +156,32 @@ func waitOperUp(t *testing.T, ns, name string) {
 	}
 }
 
-// newNamedNs creates a named network namespace with IPv6 disabled, on a
-// thread that is then discarded.
+// newNamedNs creates a named network namespace with IPv6 disabled.
 func newNamedNs(name string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with us
-		h, err := netns.NewNamed(name)
-		if err != nil {
-			errc <- fmt.Errorf("netns %s: %w", name, err)
-			return
-		}
-		h.Close()
+	if err := namespace.Create(name); err != nil {
+		return err
+	}
+	return namespace.Run(name, func() error {
 		for _, k := range []string{"all", "default"} {
 			p := "/proc/sys/net/ipv6/conf/" + k + "/disable_ipv6"
 			if err := os.WriteFile(p, []byte("1"), 0o644); err != nil && !os.IsNotExist(err) {
-				errc <- fmt.Errorf("netns %s: %w", name, err)
-				return
+				return fmt.Errorf("netns %s: %w", name, err)
 			}
 		}
-		errc <- nil
-	}()
-	return <-errc
+		return nil
+	})
 }
 
 // removeNamespaces deletes every namespace whose name starts with prefix
 // (their veths go with them) and fails the test if one remains.
 func removeNamespaces(t *testing.T, prefix string) {
 	t.Helper()
-	for _, n := range listNamespaces(prefix) {
-		if err := netns.DeleteNamed(n); err != nil {
-			t.Errorf("deleting netns %s: %v", n, err)
+	for _, n := range listNamespaces(t, prefix) {
+		if err := namespace.Delete(n); err != nil {
+			t.Error(err)
 		}
 	}
-	if left := listNamespaces(prefix); len(left) > 0 {
+	if left := listNamespaces(t, prefix); len(left) > 0 {
 		t.Errorf("namespaces left behind: %v", left)
 	}
 	// No link of ours may leak into the test's own namespace.
@@ -204,15 +195,13 @@ func removeNamespaces(t *testing.T, prefix string) {
 	}
 }
 
-func listNamespaces(prefix string) []string {
-	ents, _ := os.ReadDir("/var/run/netns")
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) {
-			out = append(out, e.Name())
-		}
+func listNamespaces(t *testing.T, prefix string) []string {
+	t.Helper()
+	names, err := namespace.List(prefix)
+	if err != nil {
+		t.Error(err)
 	}
-	return out
+	return names
 }
 
 // startEmu runs an emulator between ea and eb with link l until the test
@@ -260,7 +249,7 @@ func (c *chain) startEmuCfg(t *testing.T, cfg Config) *Emulator {
 func socketIn(t *testing.T, ns string, domain, typ, proto int) int {
 	t.Helper()
 	var fd int
-	err := inNetns(ns, func() (err error) {
+	err := namespace.Run(ns, func() (err error) {
 		fd, err = unix.Socket(domain, typ|unix.SOCK_CLOEXEC, proto)
 		return err
 	})

@@ -3,17 +3,16 @@ package netem
 import (
 	"errors"
 	"fmt"
-	"runtime"
 
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // End is one end of a veth pair: an interface in a network namespace
-// (a name under /var/run/netns; "" for the caller's own).
+// (a name under /run/netns; "" for the caller's own).
 type End struct {
 	Netns string
 	Iface string
@@ -47,7 +46,7 @@ func Apply(a, b End, l linkemu.Link) error {
 // ApplyEnd replaces the egress qdiscs of one interface with Tree(p). A
 // kernel without the qdisc gets an error naming the module to load.
 func ApplyEnd(e End, p linkemu.Params) error {
-	return inNetns(e.Netns, func() error {
+	return namespace.Run(e.Netns, func() error {
 		link, err := netlink.LinkByName(e.Iface)
 		if err != nil {
 			return fmt.Errorf("netem: %s: %w", e, err)
@@ -76,7 +75,7 @@ func ApplyEnd(e End, p linkemu.Params) error {
 
 // Clear gives an interface its default egress qdisc back.
 func Clear(e End) error {
-	return inNetns(e.Netns, func() error {
+	return namespace.Run(e.Netns, func() error {
 		link, err := netlink.LinkByName(e.Iface)
 		if err != nil {
 			return fmt.Errorf("netem: %s: %w", e, err)
@@ -117,29 +116,4 @@ func delRoot(idx int) error {
 		return nil
 	}
 	return err
-}
-
-// inNetns runs fn on a locked OS thread inside the named network namespace
-// ("" means the calling thread's own). After entering another namespace the
-// thread is never handed back to the Go scheduler: its goroutine exits
-// locked and the runtime discards it.
-func inNetns(name string, fn func() error) error {
-	if name == "" {
-		return fn()
-	}
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		return fmt.Errorf("netem: network namespace %q: %w", name, err)
-	}
-	defer ns.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("netem: entering network namespace %q: %w (needs CAP_SYS_ADMIN)", name, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -15,8 +14,8 @@ import (
 	"unsafe"
 
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,7 +40,7 @@ func TestIntegrationProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("kernel features: %s; links impaired by %s; errors: %v", f, f.LinkMechanism(), f.Errors)
-	if left := listNamespaces("cpl-probe-"); len(left) > 0 {
+	if left := listNamespaces(t, fmt.Sprintf("cpl-probe-%d", os.Getpid())); len(left) > 0 {
 		t.Errorf("probe left namespaces behind: %v", left)
 	}
 	for x := range f.Errors {
@@ -69,47 +68,42 @@ func newPair(t *testing.T) *pair {
 	p := &pair{nsA: prefix + "a", nsB: prefix + "b", addrB: [4]byte{198, 18, 1, 2}}
 	p.a, p.b = End{p.nsA, "a0"}, End{p.nsB, "b0"}
 	t.Cleanup(func() {
-		for _, n := range listNamespaces(prefix) {
-			if err := netns.DeleteNamed(n); err != nil {
-				t.Errorf("deleting %s: %v", n, err)
+		for _, n := range listNamespaces(t, prefix) {
+			if err := namespace.Delete(n); err != nil {
+				t.Error(err)
 			}
 		}
-		if left := listNamespaces(prefix); len(left) > 0 {
+		if left := listNamespaces(t, prefix); len(left) > 0 {
 			t.Errorf("namespaces left behind: %v", left)
 		}
 	})
 	for _, n := range []string{p.nsA, p.nsB} {
-		errc := make(chan error, 1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: discarded
-			h, err := netns.NewNamed(n)
-			if err == nil {
-				h.Close()
-				err = os.WriteFile("/proc/sys/net/ipv6/conf/all/disable_ipv6", []byte("1"), 0o644)
-			}
-			errc <- err
-		}()
-		if err := <-errc; err != nil {
-			t.Fatalf("netns %s: %v", n, err)
+		if err := namespace.Create(n); err != nil {
+			t.Fatal(err)
+		}
+		if err := namespace.Run(n, func() error {
+			return os.WriteFile("/proc/sys/net/ipv6/conf/all/disable_ipv6", []byte("1"), 0o644)
+		}); err != nil {
+			t.Fatalf("%s: %v", n, err)
 		}
 	}
-	nsB, err := netns.GetFromName(p.nsB)
+	nsB, err := os.Open(namespace.Path(p.nsB))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nsB.Close()
 	macA, _ := net.ParseMAC("02:00:c6:12:01:01")
 	macB, _ := net.ParseMAC("02:00:c6:12:01:02")
-	err = inNetns(p.nsA, func() error {
+	err = namespace.Run(p.nsA, func() error {
 		return netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "a0", HardwareAddr: macA},
-			PeerName: "b0", PeerHardwareAddr: macB, PeerNamespace: netlink.NsFd(nsB)})
+			PeerName: "b0", PeerHardwareAddr: macB, PeerNamespace: netlink.NsFd(int(nsB.Fd()))})
 	})
 	if err != nil {
 		t.Fatalf("veth: %v", err)
 	}
 	setup := func(ns, ifname string, addr, peer net.IP, peerMAC net.HardwareAddr) {
 		t.Helper()
-		err := inNetns(ns, func() error {
+		err := namespace.Run(ns, func() error {
 			l, err := netlink.LinkByName(ifname)
 			if err != nil {
 				return err
@@ -137,7 +131,7 @@ func newPair(t *testing.T) *pair {
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			var up bool
-			if err := inNetns(e.Netns, func() error {
+			if err := namespace.Run(e.Netns, func() error {
 				l, err := netlink.LinkByName(e.Iface)
 				up = err == nil && l.Attrs().OperState == netlink.OperUp
 				return err
@@ -156,21 +150,19 @@ func newPair(t *testing.T) *pair {
 	return p
 }
 
-func listNamespaces(prefix string) []string {
-	ents, _ := os.ReadDir("/var/run/netns")
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) {
-			out = append(out, e.Name())
-		}
+func listNamespaces(t *testing.T, prefix string) []string {
+	t.Helper()
+	names, err := namespace.List(prefix)
+	if err != nil {
+		t.Error(err)
 	}
-	return out
+	return names
 }
 
 func socketIn(t *testing.T, ns string, typ int) int {
 	t.Helper()
 	var fd int
-	err := inNetns(ns, func() (err error) {
+	err := namespace.Run(ns, func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
 		return err
 	})
@@ -185,7 +177,7 @@ func socketIn(t *testing.T, ns string, typ int) int {
 func rootQdisc(t *testing.T, e End) string {
 	t.Helper()
 	var kind string
-	err := inNetns(e.Netns, func() error {
+	err := namespace.Run(e.Netns, func() error {
 		l, err := netlink.LinkByName(e.Iface)
 		if err != nil {
 			return err
@@ -352,7 +344,7 @@ func TestIntegrationNetem(t *testing.T) {
 func icmpRTTs(t *testing.T, p *pair, n int) []time.Duration {
 	t.Helper()
 	var fd int
-	err := inNetns(p.nsA, func() (err error) {
+	err := namespace.Run(p.nsA, func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
 		return err
 	})

@@ -1,15 +1,13 @@
 package netem
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // Probe finds out what the running kernel can do by trying it: in a
@@ -24,16 +22,14 @@ func Probe() (Features, error) {
 	name := fmt.Sprintf("cpl-probe-%d", os.Getpid())
 	var f Features
 	f.Errors = map[Feature]string{}
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread ends up in the probe namespace and
-		// is discarded with its goroutine.
-		runtime.LockOSThread()
-		errc <- probeIn(name, &f)
-	}()
-	err := <-errc
-	if derr := netns.DeleteNamed(name); derr != nil && !errors.Is(derr, os.ErrNotExist) && err == nil {
-		err = fmt.Errorf("netem: deleting probe namespace %s: %w", name, derr)
+	err := namespace.Create(name)
+	if err == nil {
+		err = namespace.Run(name, func() error { return probeIn(&f) })
+	} else {
+		err = fmt.Errorf("netem: probe: %w", err)
+	}
+	if derr := namespace.Delete(name); derr != nil && err == nil {
+		err = fmt.Errorf("netem: probe: %w", derr)
 	}
 	if len(f.Errors) == 0 {
 		f.Errors = nil
@@ -41,12 +37,8 @@ func Probe() (Features, error) {
 	return f, err
 }
 
-func probeIn(name string, f *Features) error {
-	h, err := netns.NewNamed(name)
-	if err != nil {
-		return fmt.Errorf("netem: probe namespace %s: %w (needs root)", name, err)
-	}
-	h.Close()
+// probeIn tries each facility in the calling thread's namespace.
+func probeIn(f *Features) error {
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "p0"}, PeerName: "p1"}
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("netem: probe veth: %w", err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
@@ -114,7 +115,7 @@ func (r *repetition) addPoints(add addPoint) error {
 // belongs to the namespace it was created in.
 func openLive(ns string, lc capture.LiveConfig) (*capture.Live, error) {
 	var src *capture.Live
-	err := topology.InNS(ns, func() error {
+	err := namespace.Run(ns, func() error {
 		var err error
 		src, err = capture.OpenLive(lc)
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
@@ -27,7 +28,7 @@ func checkReach(ctx context.Context, sc *scenario.Scenario, topo *topology.Topol
 		for addr := range targets {
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				err := topology.InNS(h.NS, func() error {
+				err := namespace.Run(h.NS, func() error {
 					c, err := net.DialTimeout("tcp", addr, time.Second)
 					if err == nil {
 						c.Close()

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/lab/topology"
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 )
 
 // Spec describes one component.
@@ -77,13 +77,7 @@ func Start(spec Spec) (*Proc, error) {
 	cmd.Env = append(os.Environ(), "CLOUDPCAP_RUN_ID="+spec.RunID)
 	cmd.Env = append(cmd.Env, spec.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := func() error { return cmd.Start() }
-	if spec.NS != "" {
-		err = topology.InNS(spec.NS, start)
-	} else {
-		err = start()
-	}
-	if err != nil {
+	if err := namespace.Run(spec.NS, cmd.Start); err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("supervisor: starting %s in %s: %w", spec.Name, spec.NS, err)
 	}
@@ -136,12 +130,7 @@ func (p *Proc) WaitReady(ctx context.Context, addr string, timeout time.Duration
 			c, err = net.DialTimeout("tcp", addr, 200*time.Millisecond)
 			return err
 		}
-		var err error
-		if p.spec.NS != "" {
-			err = topology.InNS(p.spec.NS, dial)
-		} else {
-			err = dial()
-		}
+		err := namespace.Run(p.spec.NS, dial)
 		if err == nil {
 			c.Close()
 			return nil

@@ -2,47 +2,28 @@ package topology
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 )
-
-const netnsDir = "/var/run/netns"
 
 // ListNamespaces returns the lab's namespaces, all runs ("" runID) or one.
 func ListNamespaces(runID string) ([]string, error) {
-	ents, err := os.ReadDir(netnsDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	if runID == "" {
+		return namespace.List(Prefix)
 	}
-	if err != nil {
-		return nil, err
-	}
-	prefix := Prefix
-	if runID != "" {
-		prefix = Prefix + runID + "-"
-	}
-	var out []string
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) {
-			out = append(out, e.Name())
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return namespace.List(Prefix + runID + "-")
 }
 
 // PIDsIn returns the processes whose network namespace is ns.
 func PIDsIn(ns string) ([]int, error) {
 	var target syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(netnsDir, ns), &target); err != nil {
+	if err := syscall.Stat(namespace.Path(ns), &target); err != nil {
 		return nil, err
 	}
 	procs, err := os.ReadDir("/proc")
@@ -108,10 +89,7 @@ func removeNS(ns string) error {
 	if pids, err := PIDsIn(ns); err == nil && len(pids) > 0 {
 		killAll(pids, 2*time.Second)
 	}
-	if err := netns.DeleteNamed(ns); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("delete namespace %s: %w", ns, err)
-	}
-	return nil
+	return namespace.Delete(ns)
 }
 
 // CleanReport says what Clean removed.

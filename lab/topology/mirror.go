@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -48,12 +49,12 @@ func (t *Topology) AddMirror(trader, monitor *Host, index, vni int) (*Mirror, er
 	// A VXLAN endpoint on the monitor side absorbs the packets (no ICMP
 	// port unreachable back to the trader); the monitor captures them on
 	// the link before decapsulation.
-	if err := inNS(monitor.NS, func() error {
+	if err := namespace.Run(monitor.NS, func() error {
 		return addVXLAN(fmt.Sprintf("vxs%d", index), vni, m.MonitorAddr, m.TraderAddr)
 	}); err != nil {
 		return nil, step("mirror target", err)
 	}
-	if err := inNS(trader.NS, func() error {
+	if err := namespace.Run(trader.NS, func() error {
 		if err := addVXLAN("vxm0", vni, m.TraderAddr, m.MonitorAddr); err != nil {
 			return err
 		}

@@ -13,8 +13,8 @@
 //	monitor      cpl-ID-mon      eth0 198.19.0.2/24   ─┤
 //	router       cpl-ID-net      e<i>, t<j>, m0 at .1 ─┘
 //
-// Namespace work happens on OS threads locked for the purpose and returned
-// to the original namespace; netlink calls go through per-namespace handles.
+// Namespace work goes through lab/namespace (a locked thread, entered and
+// restored).
 package topology
 
 import (
@@ -25,12 +25,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // Prefix starts the name of everything the lab creates.
@@ -141,94 +140,12 @@ func CheckPrivileges() error {
 	return nil
 }
 
-// inNS runs fn on a locked OS thread inside namespace ns and returns the
-// thread to its original namespace. If the thread cannot be returned, it is
-// left locked so that the runtime discards it.
-func inNS(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromName(ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("namespace %s: %w", ns, err)
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, err) // thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// InNS runs fn inside the named namespace on a dedicated locked thread.
-func InNS(ns string, fn func() error) error { return inNS(ns, fn) }
-
-// newNS creates a named namespace without moving the calling thread.
-func newNS(name string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		h, err := netns.NewNamed(name) // switches this thread into it
-		if err != nil {
-			// NewNamed unshares before it can fail: the thread may be in a
-			// namespace nobody will delete. Leave it locked; the runtime
-			// discards it when this goroutine ends.
-			errc <- err
-			return
-		}
-		h.Close()
-		if err := netns.Set(orig); err != nil {
-			errc <- err // leave the thread locked: it is discarded
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
-	return <-errc
-}
-
-func handleAt(ns string) (*netlink.Handle, netns.NsHandle, error) {
-	nh, err := netns.GetFromName(ns)
-	if err != nil {
-		return nil, 0, err
-	}
-	h, err := netlink.NewHandleAt(nh)
-	if err != nil {
-		nh.Close()
-		return nil, 0, err
-	}
-	return h, nh, nil
-}
-
 func (t *Topology) addNS(name string) error {
-	if err := newNS(name); err != nil {
-		return step("create namespace "+name, err)
+	if err := namespace.Create(name); err != nil {
+		return step("create namespace", err)
 	}
 	t.made = append(t.made, name)
-	return step("bring up lo in "+name, inNS(name, func() error {
+	return step("bring up lo in "+name, namespace.Run(name, func() error {
 		lo, err := netlink.LinkByName("lo")
 		if err != nil {
 			return err
@@ -240,27 +157,21 @@ func (t *Topology) addNS(name string) error {
 // vethBetween creates a veth pair with one end (nameA) in nsA and the other
 // (nameB) in nsB, both up, offloads off so captures show real segments.
 func vethBetween(nsA, nameA, nsB, nameB string, mtu int) error {
-	ha, nha, err := handleAt(nsA)
+	peer, err := os.Open(namespace.Path(nsB))
 	if err != nil {
-		return err
+		return fmt.Errorf("veth %s/%s - %s/%s: %w", nsA, nameA, nsB, nameB, err)
 	}
-	defer ha.Close()
-	defer nha.Close()
-	_, nhb, err := handleAt(nsB)
-	if err != nil {
-		return err
-	}
-	defer nhb.Close()
+	defer peer.Close()
 	v := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: nameA, MTU: mtu},
 		PeerName:      nameB,
-		PeerNamespace: netlink.NsFd(int(nhb)),
+		PeerNamespace: netlink.NsFd(int(peer.Fd())),
 	}
-	if err := ha.LinkAdd(v); err != nil {
+	if err := namespace.Run(nsA, func() error { return netlink.LinkAdd(v) }); err != nil {
 		return fmt.Errorf("veth %s/%s - %s/%s: %w", nsA, nameA, nsB, nameB, err)
 	}
 	for _, x := range []struct{ ns, name string }{{nsA, nameA}, {nsB, nameB}} {
-		if err := inNS(x.ns, func() error {
+		if err := namespace.Run(x.ns, func() error {
 			l, err := netlink.LinkByName(x.name)
 			if err != nil {
 				return err
@@ -277,7 +188,7 @@ func vethBetween(nsA, nameA, nsB, nameB string, mtu int) error {
 }
 
 func addrAdd(ns, iface string, p netip.Prefix) error {
-	return inNS(ns, func() error {
+	return namespace.Run(ns, func() error {
 		l, err := netlink.LinkByName(iface)
 		if err != nil {
 			return err
@@ -311,7 +222,7 @@ func Build(spec Spec) (_ *Topology, err error) {
 	if err := t.addNS(t.Router); err != nil {
 		return nil, err
 	}
-	if err := inNS(t.Router, func() error {
+	if err := namespace.Run(t.Router, func() error {
 		return errors.Join(
 			writeSysctl("/proc/sys/net/ipv4/ip_forward", "1"),
 			writeSysctl("/proc/sys/net/ipv4/conf/all/rp_filter", "0"),
@@ -321,58 +232,68 @@ func Build(spec Spec) (_ *Topology, err error) {
 	}
 	counts := map[Kind]int{}
 	for _, hs := range spec.Hosts {
-		i := counts[hs.Kind]
-		counts[hs.Kind]++
-		var role, rif string
-		switch hs.Kind {
-		case Exchange:
-			role, rif = "ex-"+hs.Name, fmt.Sprintf("e%d", i)
-		case Trader:
-			role, rif = "tr-"+hs.Name, fmt.Sprintf("t%d", i)
-		default:
-			role, rif = "mon", fmt.Sprintf("m%d", i)
-			if i > 0 {
-				role = fmt.Sprintf("mon%d", i)
-			}
-		}
-		p := hostPrefix(hs.Kind, i)
-		h := &Host{HostSpec: hs, NS: NSName(spec.RunID, role), Iface: "eth0", Addr: p.Addr(), Gateway: gateway(p), RouterIface: rif}
-		if err := t.addNS(h.NS); err != nil {
+		h, err := t.addHost(hs, counts[hs.Kind], mtu)
+		if err != nil {
 			return nil, err
 		}
-		if hs.Impaired {
-			h.EmuNS, h.EmuA, h.EmuB = NSName(spec.RunID, "emu-"+role), "a", "b"
-			if err := t.addNS(h.EmuNS); err != nil {
-				return nil, err
-			}
-			if err := vethBetween(h.NS, h.Iface, h.EmuNS, h.EmuA, mtu); err != nil {
-				return nil, step("link "+role, err)
-			}
-			if err := vethBetween(h.EmuNS, h.EmuB, t.Router, rif, mtu); err != nil {
-				return nil, step("link "+role, err)
-			}
-		} else if err := vethBetween(h.NS, h.Iface, t.Router, rif, mtu); err != nil {
-			return nil, step("link "+role, err)
-		}
-		if err := addrAdd(h.NS, h.Iface, p); err != nil {
-			return nil, step("address "+role, err)
-		}
-		if err := addrAdd(t.Router, rif, netip.PrefixFrom(h.Gateway, 24)); err != nil {
-			return nil, step("router address for "+role, err)
-		}
-		if err := inNS(h.NS, func() error {
-			l, err := netlink.LinkByName(h.Iface)
-			if err != nil {
-				return err
-			}
-			dst := &net.IPNet{IP: LabNet.Addr().AsSlice(), Mask: net.CIDRMask(LabNet.Bits(), 32)}
-			return netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: dst, Gw: h.Gateway.AsSlice()})
-		}); err != nil {
-			return nil, step("route in "+role, err)
-		}
+		counts[hs.Kind]++
 		t.Hosts = append(t.Hosts, h)
 	}
 	return t, nil
+}
+
+// addHost makes host hs, the i-th of its kind: its namespace, its link to
+// the router (through a middle namespace when impaired), addresses and the
+// route to the lab range.
+func (t *Topology) addHost(hs HostSpec, i, mtu int) (*Host, error) {
+	var role, rif string
+	switch hs.Kind {
+	case Exchange:
+		role, rif = "ex-"+hs.Name, fmt.Sprintf("e%d", i)
+	case Trader:
+		role, rif = "tr-"+hs.Name, fmt.Sprintf("t%d", i)
+	default:
+		role, rif = "mon", fmt.Sprintf("m%d", i)
+		if i > 0 {
+			role = fmt.Sprintf("mon%d", i)
+		}
+	}
+	p := hostPrefix(hs.Kind, i)
+	h := &Host{HostSpec: hs, NS: NSName(t.RunID, role), Iface: "eth0", Addr: p.Addr(), Gateway: gateway(p), RouterIface: rif}
+	if err := t.addNS(h.NS); err != nil {
+		return nil, err
+	}
+	if hs.Impaired {
+		h.EmuNS, h.EmuA, h.EmuB = NSName(t.RunID, "emu-"+role), "a", "b"
+		if err := t.addNS(h.EmuNS); err != nil {
+			return nil, err
+		}
+		if err := vethBetween(h.NS, h.Iface, h.EmuNS, h.EmuA, mtu); err != nil {
+			return nil, step("link "+role, err)
+		}
+		if err := vethBetween(h.EmuNS, h.EmuB, t.Router, rif, mtu); err != nil {
+			return nil, step("link "+role, err)
+		}
+	} else if err := vethBetween(h.NS, h.Iface, t.Router, rif, mtu); err != nil {
+		return nil, step("link "+role, err)
+	}
+	if err := addrAdd(h.NS, h.Iface, p); err != nil {
+		return nil, step("address "+role, err)
+	}
+	if err := addrAdd(t.Router, rif, netip.PrefixFrom(h.Gateway, 24)); err != nil {
+		return nil, step("router address for "+role, err)
+	}
+	if err := namespace.Run(h.NS, func() error {
+		l, err := netlink.LinkByName(h.Iface)
+		if err != nil {
+			return err
+		}
+		dst := &net.IPNet{IP: LabNet.Addr().AsSlice(), Mask: net.CIDRMask(LabNet.Bits(), 32)}
+		return netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: dst, Gw: h.Gateway.AsSlice()})
+	}); err != nil {
+		return nil, step("route in "+role, err)
+	}
+	return h, nil
 }
 
 // Host returns the host of a kind and name ("" for the monitor).

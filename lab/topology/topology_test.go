@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudpcap/cloudpcap/lab/namespace"
 )
 
 // requireRoot skips on a user's machine without root and fails under CI=true.
@@ -26,7 +28,7 @@ func requireRoot(t *testing.T) {
 func listenIn(t *testing.T, ns, addr string) net.Listener {
 	t.Helper()
 	var ln net.Listener
-	if err := InNS(ns, func() error {
+	if err := namespace.Run(ns, func() error {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		return err
@@ -39,7 +41,7 @@ func listenIn(t *testing.T, ns, addr string) net.Listener {
 
 func dialFrom(ns, addr string) (net.Conn, error) {
 	var c net.Conn
-	err := InNS(ns, func() error {
+	err := namespace.Run(ns, func() error {
 		var err error
 		c, err = net.DialTimeout("tcp", addr, 3*time.Second)
 		return err
@@ -117,7 +119,7 @@ func TestIntegrationClean(t *testing.T) {
 	}
 	ns := topo.Host(Exchange, "x").NS
 	var cmd *exec.Cmd
-	if err := InNS(ns, func() error {
+	if err := namespace.Run(ns, func() error {
 		cmd = exec.CommandContext(context.Background(), "sleep", "300")
 		return cmd.Start()
 	}); err != nil {
@@ -169,7 +171,7 @@ func TestIntegrationMirror(t *testing.T) {
 	// would compete with the sink device; read the link's counters instead.
 	rx := func() uint64 {
 		var n uint64
-		InNS(mon.NS, func() error {
+		namespace.Run(mon.NS, func() error {
 			l, err := netlinkLinkByName(m.MonitorIface)
 			if err == nil {
 				n = l.Attrs().Statistics.RxPackets

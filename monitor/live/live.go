@@ -21,7 +21,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 )
@@ -59,7 +59,7 @@ type point struct {
 // Monitor is a running live analysis.
 type Monitor struct {
 	cfg    Config
-	keys   *keylog.Store
+	keys   *keyring.Store
 	points []*point
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -75,7 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 	if cfg.KeyPoll == 0 {
 		cfg.KeyPoll = 5 * time.Millisecond
 	}
-	m := &Monitor{cfg: cfg, keys: keylog.NewStore()}
+	m := &Monitor{cfg: cfg, keys: keyring.NewStore()}
 	// Points that write to the same file share one sink, which writes whole
 	// lines under its lock (separate buffers on one file interleaved
 	// mid-line whenever two traders' points flushed).
@@ -114,12 +114,12 @@ func (m *Monitor) followKeys(ctx context.Context) {
 	defer m.kwg.Done()
 	type file struct {
 		path string
-		tail *keylog.Tail
+		tail *keyring.Tail
 		off  int64
 	}
 	var files []*file
 	for _, p := range m.cfg.KeyLogs {
-		files = append(files, &file{path: p, tail: keylog.NewTail(p, m.keys)})
+		files = append(files, &file{path: p, tail: keyring.NewTail(p, m.keys)})
 	}
 	var all []byte // every complete line of every key log, for the pcapng file
 	poll := func() {
@@ -332,4 +332,4 @@ func (m *Monitor) Stop() ([]Result, error) {
 }
 
 // Keys returns the key store (its Stats say how many secrets were loaded).
-func (m *Monitor) Keys() *keylog.Store { return m.keys }
+func (m *Monitor) Keys() *keyring.Store { return m.keys }

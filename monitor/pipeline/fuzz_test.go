@@ -11,7 +11,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 )
@@ -39,7 +39,7 @@ func loadPackets(t testing.TB, name string) ([]capture.Packet, []byte) {
 }
 
 // runPackets runs the whole pipeline over pkts and returns its summary.
-func runPackets(t testing.TB, pkts []capture.Packet, keys *keylog.Store, sink correlate.Sink, payloads bool) *pipeline.Summary {
+func runPackets(t testing.TB, pkts []capture.Packet, keys *keyring.Store, sink correlate.Sink, payloads bool) *pipeline.Summary {
 	prof, _ := profile.ByName("binance")
 	pl, err := pipeline.New(pipeline.Config{Profile: prof, Keys: keys, Events: sink, Payloads: payloads})
 	if err != nil {
@@ -66,7 +66,7 @@ func runPackets(t testing.TB, pkts []capture.Packet, keys *keylog.Store, sink co
 // that are valid JSON (the summary checked for one index in 64).
 func FuzzPipeline(f *testing.F) {
 	pkts, keyText := loadPackets(f, "tls13-ws")
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	keys.Load("keys", keyText)
 	for i, p := range pkts {
 		if len(p.Payload) > 0 {
@@ -119,7 +119,7 @@ func FuzzPipeline(f *testing.F) {
 // the correlator's tick ring) is inside.
 func BenchmarkPipeline(b *testing.B) {
 	pkts, keyText := loadPackets(b, "tls13-ws")
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	keys.Load("keys", keyText)
 	var size int64
 	for _, p := range pkts {
@@ -175,7 +175,7 @@ func BenchmarkPipeline(b *testing.B) {
 // path plus building the Pipeline and the Summary (HDR histograms encoded).
 func BenchmarkPipelineSummary(b *testing.B) {
 	pkts, keyText := loadPackets(b, "tls13-ws")
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	keys.Load("keys", keyText)
 	jw := correlate.NewJSONL(io.Discard, false)
 	b.ReportAllocs()

@@ -17,7 +17,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 )
@@ -81,7 +81,7 @@ func analyzeSource(t testing.TB, src capture.Source, files []*capture.File, keyL
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	if keyLog != nil {
 		keys.Load("keys", keyLog)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
 	"github.com/cloudpcap/cloudpcap/monitor/httpdec"
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 	"github.com/cloudpcap/cloudpcap/monitor/tcpflow"
@@ -33,7 +33,7 @@ import (
 // and no key log (TLS connections are then only described, not decrypted).
 type Config struct {
 	Profile   *profile.Profile // nil: auto
-	Keys      *keylog.Store
+	Keys      *keyring.Store
 	Events    correlate.Sink // nil: no events
 	Payloads  bool           // emit events for every decoded message, with payloads
 	Correlate correlate.Config

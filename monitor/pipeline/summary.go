@@ -10,7 +10,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/tcpflow"
 )
@@ -52,7 +52,7 @@ type Decode struct {
 	Unparsed         int64    `json:"unparsed_feed_messages"` // feed messages no profile recognised
 	correlate.Counts
 	TCP    tcpflow.Stats `json:"tcp"`
-	KeyLog keylog.Stats  `json:"keylog"`
+	KeyLog keyring.Stats `json:"keylog"`
 }
 
 // CaptureStats counts what the sources read.

@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 )
 
@@ -81,7 +81,7 @@ func (f ConsumerFuncs) HandshakeDone(info *Info) {
 type Config struct {
 	// Keys is where secrets are looked up. Nil: nothing is decrypted (records
 	// count as NoKey), the handshake is still parsed.
-	Keys *keylog.Store
+	Keys *keyring.Store
 	// MaxPending bounds the bytes of encrypted records held per connection
 	// while their key is not in the key log yet. 0 means DefaultMaxPending;
 	// negative means none are held.
@@ -204,7 +204,7 @@ type Conn struct {
 	stats    Stats
 	h        [2]half
 	suite    *suite
-	secrets  keylog.Secrets
+	secrets  keyring.Secrets
 	haveSec  bool
 	waitGen  uint64 // store generation when secrets were last looked up
 	retryGen uint64 // store generation when Data last retried
@@ -621,9 +621,9 @@ func (c *Conn) searchSeq(h *half, rec []byte) (uint8, []byte, error) {
 // (a gap in the handshake): if the record opens with the application keys,
 // switch to them.
 func (c *Conn) tryAppKeys(h *half, rec []byte) bool {
-	label := keylog.ClientTrafficSecret0
+	label := keyring.ClientTrafficSecret0
 	if h.dir == stream.ServerToClient {
-		label = keylog.ServerTrafficSecret0
+		label = keyring.ServerTrafficSecret0
 	}
 	sec := c.secrets.Get(label)
 	if sec == nil {
@@ -685,7 +685,7 @@ func (c *Conn) loadKeys(h *half) bool {
 	if c.suite.tls13 {
 		h.keys, err = newKeys13(c.suite, c.secrets.Get(c.labelFor(h)))
 	} else {
-		cKey, sKey, cIV, sIV := keyBlock12(c.suite, c.secrets.Get(keylog.ClientRandom), &c.info.ClientRandom, &c.info.ServerRandom)
+		cKey, sKey, cIV, sIV := keyBlock12(c.suite, c.secrets.Get(keyring.ClientRandom), &c.info.ClientRandom, &c.info.ServerRandom)
 		if h.dir == stream.ClientToServer {
 			h.keys, err = newKeys12(c.suite, cKey, cIV)
 		} else {
@@ -699,19 +699,19 @@ func (c *Conn) loadKeys(h *half) bool {
 	return true
 }
 
-func (c *Conn) labelFor(h *half) keylog.Label {
+func (c *Conn) labelFor(h *half) keyring.Label {
 	if !c.suite.tls13 {
-		return keylog.ClientRandom
+		return keyring.ClientRandom
 	}
 	switch {
 	case h.dir == stream.ClientToServer && h.phase == phaseHandshake:
-		return keylog.ClientHandshakeTrafficSecret
+		return keyring.ClientHandshakeTrafficSecret
 	case h.dir == stream.ClientToServer:
-		return keylog.ClientTrafficSecret0
+		return keyring.ClientTrafficSecret0
 	case h.phase == phaseHandshake:
-		return keylog.ServerHandshakeTrafficSecret
+		return keyring.ServerHandshakeTrafficSecret
 	default:
-		return keylog.ServerTrafficSecret0
+		return keyring.ServerTrafficSecret0
 	}
 }
 
@@ -753,7 +753,7 @@ func (c *Conn) dropPending(h *half) {
 
 // Retry decrypts records that were waiting for their key, if the key log
 // has them now. The live monitor calls it when the key store changes
-// (keylog.Store.Changed); Data also retries when it sees the store's
+// (keyring.Store.Changed); Data also retries when it sees the store's
 // generation move.
 func (c *Conn) Retry() {
 	if c.closed {

@@ -1,6 +1,6 @@
 // Package tlsdec decrypts TLS 1.2 and TLS 1.3 connections passively, from
 // the reassembled bytes of each TCP direction and the secrets of an NSS key
-// log (package keylog). One Conn decodes one connection: it implements
+// log (package keyring). One Conn decodes one connection: it implements
 // stream.Handler (fed by tcpflow), parses records and the plaintext part of
 // the handshake (ClientHello, ServerHello, Certificate), derives record keys
 // (TLS 1.3 key schedule of RFC 8446 §7; TLS 1.2 PRF key expansion of RFC 5246
@@ -18,5 +18,5 @@
 // Nothing is ever printed; errors name the connection, direction and record
 // number, never key material.
 //
-// A Conn is not safe for concurrent use; the keylog.Store it reads is.
+// A Conn is not safe for concurrent use; the keyring.Store it reads is.
 package tlsdec

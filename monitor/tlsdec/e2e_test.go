@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 	"github.com/cloudpcap/cloudpcap/monitor/tlsdec/internal/tlstest"
 )
@@ -44,9 +44,9 @@ func feed(c *Conn, s *tlstest.Session, chunk int, seed uint64) {
 	}
 }
 
-func storeFor(t testing.TB, s *tlstest.Session) *keylog.Store {
+func storeFor(t testing.TB, s *tlstest.Session) *keyring.Store {
 	t.Helper()
-	st := keylog.NewStore()
+	st := keyring.NewStore()
 	if _, w := st.Load("session.keys", s.KeyLog); len(w) != 0 {
 		t.Fatal(w)
 	}
@@ -168,7 +168,7 @@ func TestLateKeyLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := keylog.NewStore()
+	st := keyring.NewStore()
 	col := &collector{}
 	c := NewConn(stream.ConnKey{}, Config{Keys: st}, col)
 	feed(c, s, 0, 0)
@@ -186,7 +186,7 @@ func TestLateKeyLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st = keylog.NewStore()
+	st = keyring.NewStore()
 	col = &collector{}
 	c = NewConn(stream.ConnKey{}, Config{Keys: st}, col)
 	half := len(s12.Events) / 2
@@ -203,7 +203,7 @@ func TestNoKeyEver(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := &collector{}
-	c := NewConn(stream.ConnKey{}, Config{Keys: keylog.NewStore()}, col)
+	c := NewConn(stream.ConnKey{}, Config{Keys: keyring.NewStore()}, col)
 	feed(c, s, 0, 0)
 	c.Close(0)
 	st := c.Stats()
@@ -215,7 +215,7 @@ func TestNoKeyEver(t *testing.T) {
 		t.Fatalf("MissingKey %q %v", cr, ok)
 	}
 	// A tiny pending budget: records beyond it are counted as no key at once.
-	c = NewConn(stream.ConnKey{}, Config{Keys: keylog.NewStore(), MaxPending: 100}, &collector{})
+	c = NewConn(stream.ConnKey{}, Config{Keys: keyring.NewStore(), MaxPending: 100}, &collector{})
 	feed(c, s, 0, 0)
 	if st := c.Stats(); st.Pending > 100 || st.NoKey == 0 {
 		t.Fatalf("bounded pending: %+v", st)

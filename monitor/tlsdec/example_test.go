@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 	"github.com/cloudpcap/cloudpcap/monitor/tlsdec"
 )
@@ -15,8 +15,8 @@ import (
 func Example_live() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	keys := keylog.NewStore()
-	tail := keylog.NewTail("/tmp/trader.keys", keys)
+	keys := keyring.NewStore()
+	tail := keyring.NewTail("/tmp/trader.keys", keys)
 	go tail.Follow(ctx, 50*time.Millisecond)
 
 	var key stream.ConnKey // from tcpflow

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 	"github.com/cloudpcap/cloudpcap/monitor/tlsdec/internal/tlstest"
 )
@@ -139,7 +139,7 @@ func FuzzConn(f *testing.F) {
 	if s == nil || s12 == nil {
 		f.Fatal("fixtures missing")
 	}
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	keys.Load("tls13.keys", s.KeyLog)
 	keys.Load("tls12.keys", s12.KeyLog)
 	for _, x := range []*tlstest.Session{s, s12} {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 	"github.com/cloudpcap/cloudpcap/monitor/tlsdec/internal/tlstest"
 )
@@ -170,7 +170,7 @@ func TestIntegrationOpenSSL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := keylog.NewStore()
+			st := keyring.NewStore()
 			if _, w := st.Load(keyFileLog, kl); len(w) != 0 {
 				t.Fatal(w)
 			}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudpcap/cloudpcap/monitor/keylog"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 )
 
@@ -188,7 +188,7 @@ func TestRFC8448Records(t *testing.T) {
 // rfc8448Conn runs the RFC 8448 §3 trace through a Conn, as tcpflow would.
 func TestRFC8448Conn(t *testing.T) {
 	cr := "cb34ecb1e78163ba1c38c6dacb196a6dffa21a8d9912ec18a2ef6283024dece7"
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	log := ""
 	for _, l := range []struct{ label, secret string }{
 		{"CLIENT_HANDSHAKE_TRAFFIC_SECRET", rfc8448ClientHSSecret},
@@ -360,7 +360,7 @@ func TestGCMVectors(t *testing.T) {
 // application keys is recognised by trying them, and decoding goes on.
 func TestRFC8448MissedFinished(t *testing.T) {
 	cr := "cb34ecb1e78163ba1c38c6dacb196a6dffa21a8d9912ec18a2ef6283024dece7"
-	keys := keylog.NewStore()
+	keys := keyring.NewStore()
 	keys.Load("rfc8448.keys", []byte(
 		"SERVER_HANDSHAKE_TRAFFIC_SECRET "+cr+" "+strings.Join(strings.Fields(rfc8448ServerHSSecret), "")+"\n"+
 			"SERVER_TRAFFIC_SECRET_0 "+cr+" "+strings.Join(strings.Fields(rfc8448ServerAPSecret), "")+"\n"))

@@ -1,4 +1,4 @@
-package keylog
+package keyring
 
 import (
 	"bytes"
@@ -52,7 +52,7 @@ func (s *Store) Load(name string, data []byte) (added int, warnings []error) {
 func (s *Store) LoadFile(path string) (added int, warnings []error, err error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, nil, fmt.Errorf("keylog: %w", err)
+		return 0, nil, fmt.Errorf("keyring: %w", err)
 	}
 	added, warnings = s.Load(path, data)
 	return added, warnings, nil
@@ -182,12 +182,12 @@ func (t *Tail) Poll() (added int, warnings []error, err error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return 0, nil, nil
 		}
-		return 0, nil, fmt.Errorf("keylog: %w", err)
+		return 0, nil, fmt.Errorf("keyring: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, nil, fmt.Errorf("keylog: %w", err)
+		return 0, nil, fmt.Errorf("keyring: %w", err)
 	}
 	if fi.Size() < t.off { // truncated or replaced: start over
 		t.off, t.partial = 0, t.partial[:0]
@@ -197,7 +197,7 @@ func (t *Tail) Poll() (added int, warnings []error, err error) {
 		return 0, nil, nil
 	}
 	if _, err := f.Seek(t.off, io.SeekStart); err != nil {
-		return 0, nil, fmt.Errorf("keylog: %w", err)
+		return 0, nil, fmt.Errorf("keyring: %w", err)
 	}
 	t.buf = append(t.buf[:0], t.partial...)
 	n0 := len(t.buf)
@@ -205,7 +205,7 @@ func (t *Tail) Poll() (added int, warnings []error, err error) {
 	t.buf = append(t.buf, make([]byte, want)...)
 	n, err := io.ReadFull(f, t.buf[n0:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return 0, nil, fmt.Errorf("keylog: %w", err)
+		return 0, nil, fmt.Errorf("keyring: %w", err)
 	}
 	t.buf = t.buf[:n0+n]
 	t.off += int64(n)

@@ -1,4 +1,4 @@
-package keylog
+package keyring
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package keylog
+package keywriter
 
 import (
 	"bufio"

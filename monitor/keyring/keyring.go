@@ -1,4 +1,4 @@
-// Package keylog reads NSS key log files (the SSLKEYLOGFILE format written by
+// Package keyring reads NSS key log files (the SSLKEYLOGFILE format written by
 // browsers, OpenSSL, Go's crypto/tls KeyLogWriter and others) into a
 // concurrency-safe Store keyed by the 32-byte TLS client random.
 //
@@ -18,7 +18,7 @@
 //
 // Secrets are never printed: Secrets.String, Entry.String and every error
 // name labels, lengths and positions only.
-package keylog
+package keyring
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-// Package keylog writes the trader's TLS secrets to an NSS key log file
+// Package keywriter writes the trader's TLS secrets to an NSS key log file
 // (the SSLKEYLOGFILE format read by Wireshark and by the monitor), so the
 // passive monitor can decrypt the trader's feed and order connections.
 //
@@ -14,7 +14,7 @@
 //
 // Buffers: Write keeps no reference to its argument. Nothing here ever
 // prints a secret; errors name the file only.
-package keylog
+package keywriter
 
 import (
 	"errors"
@@ -39,16 +39,16 @@ type Writer struct {
 // Open opens (creating or appending) the key log at path.
 func Open(path string) (*Writer, error) {
 	if path == "" {
-		return nil, errors.New("keylog: empty path")
+		return nil, errors.New("keywriter: empty path")
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, Mode)
 	if err != nil {
-		return nil, fmt.Errorf("keylog: opening %s: %w", path, err)
+		return nil, fmt.Errorf("keywriter: opening %s: %w", path, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("keylog: %s: %w", path, err)
+		return nil, fmt.Errorf("keywriter: %s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() {
 		// A FIFO or device is the user's choice (e.g. a pipe to a tailer);
@@ -58,7 +58,7 @@ func Open(path string) (*Writer, error) {
 	if st.Mode().Perm()&^Mode != 0 {
 		if err := f.Chmod(Mode); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("keylog: %s has mode %v and cannot be narrowed to %v: %w", path, st.Mode().Perm(), Mode, err)
+			return nil, fmt.Errorf("keywriter: %s has mode %v and cannot be narrowed to %v: %w", path, st.Mode().Perm(), Mode, err)
 		}
 	}
 	return &Writer{f: f, path: path}, nil
@@ -74,7 +74,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	if err != nil {
 		if w.err == nil {
-			w.err = fmt.Errorf("keylog: writing %s: %w", w.path, err)
+			w.err = fmt.Errorf("keywriter: writing %s: %w", w.path, err)
 		}
 		return n, w.err
 	}
@@ -109,7 +109,7 @@ func (w *Writer) Close() error {
 	err := w.f.Close()
 	w.f = nil
 	if err != nil {
-		return fmt.Errorf("keylog: closing %s: %w", w.path, err)
+		return fmt.Errorf("keywriter: closing %s: %w", w.path, err)
 	}
 	return nil
 }
