@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/lab/gate"
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/stats"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 )
@@ -674,10 +674,10 @@ func repTest(ref, run [][5]int64, k int) *RepTest {
 		b[i] = float64(v[k])
 	}
 	t := &RepTest{N: len(run), RefN: len(ref), Sig: "same"}
-	up, down := gate.MannWhitney(a, b).P, gate.MannWhitney(b, a).P
+	up, down := stats.MannWhitney(a, b).P, stats.MannWhitney(b, a).P
 	t.P = math.Round(min(up, down)*1e4) / 1e4
 	switch {
-	case gate.MinP(len(a), len(b)) > repAlpha:
+	case stats.MinP(len(a), len(b)) > repAlpha:
 		t.Sig = "untested"
 	case up < repAlpha:
 		t.Sig = "slower"
