@@ -101,6 +101,10 @@ func ConfigFrom(g scenario.Gate) Config {
 	return c
 }
 
+// DefaultSeed is the bootstrap seed of `cloudpcap gate` when none is given;
+// the report judges runs with it too, so both draw the same intervals.
+const DefaultSeed = 1
+
 // Options control a comparison.
 type Options struct {
 	AllowDifferent bool    // compare runs of different scenarios

@@ -4,15 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/gate"
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
-	"github.com/cloudpcap/cloudpcap/lab/stats"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 )
@@ -30,6 +29,7 @@ type Model struct {
 	Runs          []RunInfo      `json:"runs"`
 	Warnings      []Warning      `json:"warnings"`
 	ScenarioDiffs []ScenarioDiff `json:"scenario_diffs,omitempty"`
+	Gate          []gateLine     `json:"gate,omitempty"` // cloudpcap gate on each run after the first against it
 	Table         []MetricTable  `json:"table"`
 	Metrics       []MetricPlot   `json:"metrics"`
 	Timelines     []Timeline     `json:"timelines"`
@@ -167,29 +167,22 @@ type Row struct {
 	RepRange [][2]int64 `json:"rep_range,omitempty"`
 }
 
-// Delta is a difference from the reference run and whether it is beyond
-// noise.
+// Delta is a difference from the reference run and, in the columns the
+// reference scenario's gate section judges, cloudpcap gate's verdict on it
+// (see gate.go).
 type Delta struct {
 	Abs int64   `json:"abs_ns"`
 	Rel float64 `json:"rel"` // Abs / reference value
-	Lo  int64   `json:"ci_lo_ns"`
-	Hi  int64   `json:"ci_hi_ns"`
-	// Sig is "slower" or "faster" when the 95% interval excludes zero,
-	// "same" when it does not, "untested" for max or too few samples.
-	Sig string `json:"sig"`
-	// Reps compares the per-repetition values of this column, when both
-	// runs repeat: one-sided Mann–Whitney tests (the gate's test).
-	Reps *RepTest `json:"reps,omitempty"`
-}
-
-// RepTest is a Mann–Whitney comparison of per-repetition values.
-type RepTest struct {
-	N    int     `json:"n"`     // repetitions of this run
-	RefN int     `json:"ref_n"` // and of the reference
-	P    float64 `json:"p"`     // the smaller one-sided p-value
-	// Sig is "slower" or "faster" when that p-value is below 0.05, "same"
-	// when not, "untested" when so few repetitions cannot reach 0.05.
-	Sig string `json:"sig"`
+	// Sig is "slower" when the gate finds a regression in this column,
+	// "faster" when it finds one with the two runs swapped, "same" when it
+	// finds neither and "inconclusive" when it cannot judge; empty in a
+	// column the gate does not judge.
+	Sig string `json:"sig,omitempty"`
+	// Gate is the gate's row for this column (run against the reference),
+	// Reverse the row with the two runs swapped, as `cloudpcap gate --json`
+	// writes them.
+	Gate    *gate.Row `json:"gate,omitempty"`
+	Reverse *gate.Row `json:"gate_reverse,omitempty"`
 }
 
 // MetricPlot holds one metric's curves: a series per run (and per mirror).
@@ -373,6 +366,15 @@ const slowestN = 5
 // maxGroupSeries bounds the curves drawn per group chart.
 const maxGroupSeries = 12
 
+// tableMethod says on the page how the percentile table's marks are made.
+const tableMethod = "Δ = run − reference at the same percentile. The marks are cloudpcap gate's verdicts, with its default settings, in the columns " +
+	"the reference scenario's gate section judges (by default p50 and p99; the other columns show Δ only): ▲ slower where " +
+	"'cloudpcap gate --baseline REFERENCE --candidate RUN' finds a regression (a one-sided Mann–Whitney U test on the per-repetition values, " +
+	"Holm-corrected across the gated rows, and a change of at least the gate's min_effect and floor), ▼ faster where it finds one with the two runs swapped, " +
+	"· neither, ? inconclusive (too few repetitions to ever reach significance, or no samples; hover for the reason). " +
+	"Under the mark: the gate's ratio run/reference of the per-repetition medians with its 95% bootstrap interval (* when a run has fewer than 3 repetitions: " +
+	"resampled from the HDR histograms, within-run noise only, never a verdict) and the smaller of the two one-sided p-values."
+
 // Build computes the model of runs; the first run is the reference.
 func Build(runs []*Run, o Options) (*Model, error) {
 	if len(runs) == 0 {
@@ -390,11 +392,7 @@ func Build(runs []*Run, o Options) (*Model, error) {
 		Generator: o.Generator,
 		Reference: runs[0].Label,
 		Quantiles: QuantileNames,
-		Method: fmt.Sprintf("Δ = run − reference at the same percentile. Marks: a %.0f%% bootstrap interval of Δ (%d resamples of each run's HDR histogram, "+
-			"drawn exactly through the order statistic's Beta distribution, fixed seed) that excludes zero: ▲ slower, ▼ faster, · within noise. "+
-			"The bootstrap treats samples as independent; bursts make it optimistic, so judge run-to-run noise by the repetition range (min–max over repetitions) where shown. "+
-			"When both runs repeat, each column's per-repetition values are also compared with one-sided Mann–Whitney tests (as cloudpcap gate does): \"reps\" gives the smaller p-value and its mark at %.2f. Max is not tested.",
-			bootLevel*100, bootIters, repAlpha),
+		Method:    tableMethod,
 	}
 	if m.Title == "" {
 		m.Title = "cloudpcap report: " + runs[0].Label
@@ -448,25 +446,31 @@ func Build(runs []*Run, o Options) (*Model, error) {
 		m.Slowest = append(m.Slowest, slowest(i, r)...)
 		m.Conns = append(m.Conns, conns(i, r)...)
 		if r.Mirror != nil {
-			md := mirrorDiff(i, hists[i], mirrors[i])
-			m.Mirror = append(m.Mirror, md)
-			for _, row := range md.Rows {
-				if row.LocalCount == 0 && row.MirrorCount == 0 {
-					continue
-				}
-				if row.LocalCount != row.MirrorCount {
-					m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s has %d samples in the mirror capture and %d locally", row.Metric, row.MirrorCount, row.LocalCount))
-				}
-				if d := row.Delta[0]; row.Local[0] > 0 && math.Abs(float64(d)) > 0.1*float64(row.Local[0]) && math.Abs(float64(d)) > 20e3 {
-					m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s p50 differs by %s (%+.0f%%)", row.Metric, fmtDur(d), 100*float64(d)/float64(row.Local[0])))
-				}
-			}
+			m.addMirror(i, hists[i], mirrors[i])
 		}
 	}
 	if m.Warnings == nil {
 		m.Warnings = []Warning{}
 	}
 	return m, nil
+}
+
+// addMirror sets run i's local capture beside its mirror capture and warns
+// where they disagree.
+func (m *Model) addMirror(i int, local, mirror map[string]*dist) {
+	md := mirrorDiff(i, local, mirror)
+	m.Mirror = append(m.Mirror, md)
+	for _, row := range md.Rows {
+		if row.LocalCount == 0 && row.MirrorCount == 0 {
+			continue
+		}
+		if row.LocalCount != row.MirrorCount {
+			m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s has %d samples in the mirror capture and %d locally", row.Metric, row.MirrorCount, row.LocalCount))
+		}
+		if d := row.Delta[0]; row.Local[0] > 0 && math.Abs(float64(d)) > 0.1*float64(row.Local[0]) && math.Abs(float64(d)) > 20e3 {
+			m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s p50 differs by %s (%+.0f%%)", row.Metric, fmtDur(d), 100*float64(d)/float64(row.Local[0])))
+		}
+	}
 }
 
 func (m *Model) warn(run int, level, text string) {
@@ -607,39 +611,27 @@ func (m *Model) machineWarnings(i int, ref, r *Run) {
 }
 
 func (m *Model) tables(runs []*Run, hists []map[string]*dist) {
-	rng := newRNG()
+	judged := make([]gateRows, len(runs))
+	for i := 1; i < len(runs); i++ {
+		line, rows := judge(runs[0], runs[i])
+		line.Run = i
+		m.Gate = append(m.Gate, line)
+		judged[i] = rows
+	}
 	for _, name := range latency.MetricNames {
 		t := MetricTable{Metric: name}
 		for i, r := range runs {
 			d := hists[i][name]
-			row := Row{Run: i, Count: d.count(), Mean: r.Summary.Metrics[name].MeanNS}
+			row := Row{Run: i, Count: d.count(), Mean: r.Summary.Metrics[name].MeanNS, RepRange: repRange(r.Summary, name)}
 			for k, q := range tableQ {
 				row.Values[k] = d.quantile(q)
 			}
 			if i > 0 {
 				ref := hists[0][name]
-				refReps, reps := repValues(runs[0].Summary, name), repValues(r.Summary, name)
 				for k, q := range tableQ {
-					dl := delta(ref, d, q, rng)
-					if len(refReps) > 1 && len(reps) > 1 && q < 1 {
-						dl.Reps = repTest(refReps, reps, k)
-					}
+					dl := difference(ref.quantile(q), row.Values[k])
+					judged[i].mark(&dl, name, k)
 					row.Deltas = append(row.Deltas, dl)
-				}
-			}
-			if len(r.Summary.Repetitions) > 1 {
-				row.RepRange = make([][2]int64, 5)
-				for j, rs := range r.Summary.Repetitions {
-					mt := rs.Metrics[name]
-					v := [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS}
-					for k := range v {
-						if j == 0 || v[k] < row.RepRange[k][0] {
-							row.RepRange[k][0] = v[k]
-						}
-						if j == 0 || v[k] > row.RepRange[k][1] {
-							row.RepRange[k][1] = v[k]
-						}
-					}
 				}
 			}
 			t.Rows = append(t.Rows, row)
@@ -648,65 +640,33 @@ func (m *Model) tables(runs []*Run, hists []map[string]*dist) {
 	}
 }
 
-// repAlpha is the level of the per-repetition test.
-const repAlpha = 0.05
-
-// repValues lists each repetition's five columns of one metric.
-func repValues(s *pipeline.Summary, name string) [][5]int64 {
-	var out [][5]int64
-	for _, rs := range s.Repetitions {
+// repRange is the lowest and highest value of each column over the
+// repetitions of s; nil with fewer than two.
+func repRange(s *pipeline.Summary, name string) [][2]int64 {
+	if len(s.Repetitions) < 2 {
+		return nil
+	}
+	out := make([][2]int64, 5)
+	for j, rs := range s.Repetitions {
 		mt := rs.Metrics[name]
-		if mt.Count == 0 {
-			continue
+		v := [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS}
+		for k := range v {
+			if j == 0 || v[k] < out[k][0] {
+				out[k][0] = v[k]
+			}
+			if j == 0 || v[k] > out[k][1] {
+				out[k][1] = v[k]
+			}
 		}
-		out = append(out, [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS})
 	}
 	return out
 }
 
-// repTest runs the gate's one-sided Mann–Whitney test both ways on column k.
-func repTest(ref, run [][5]int64, k int) *RepTest {
-	a, b := make([]float64, len(ref)), make([]float64, len(run))
-	for i, v := range ref {
-		a[i] = float64(v[k])
-	}
-	for i, v := range run {
-		b[i] = float64(v[k])
-	}
-	t := &RepTest{N: len(run), RefN: len(ref), Sig: "same"}
-	up, down := stats.MannWhitney(a, b).P, stats.MannWhitney(b, a).P
-	t.P = math.Round(min(up, down)*1e4) / 1e4
-	switch {
-	case stats.MinP(len(a), len(b)) > repAlpha:
-		t.Sig = "untested"
-	case up < repAlpha:
-		t.Sig = "slower"
-	case down < repAlpha:
-		t.Sig = "faster"
-	}
-	return t
-}
-
-// minBootSamples is the fewest samples per run for a significance mark.
-const minBootSamples = 20
-
-func delta(ref, d *dist, q float64, rng *rand.Rand) Delta {
-	a, b := ref.quantile(q), d.quantile(q)
-	dl := Delta{Abs: b - a, Sig: "untested"}
+// difference is run value b against reference value a.
+func difference(a, b int64) Delta {
+	dl := Delta{Abs: b - a}
 	if a != 0 {
 		dl.Rel = math.Round(float64(b-a)/float64(a)*1e4) / 1e4
-	}
-	if q >= 1 || ref.count() < minBootSamples || d.count() < minBootSamples {
-		return dl
-	}
-	dl.Lo, dl.Hi = bootDelta(ref, d, q, rng)
-	switch {
-	case dl.Lo > 0:
-		dl.Sig = "slower"
-	case dl.Hi < 0:
-		dl.Sig = "faster"
-	default:
-		dl.Sig = "same"
 	}
 	return dl
 }

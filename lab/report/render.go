@@ -100,9 +100,11 @@ type tableView struct {
 }
 
 type cellView struct {
-	V     int64
-	D     *Delta
-	Range []int64
+	V       int64
+	D       *Delta
+	Gate    string // the gate's ratio, interval and p-value (gateText)
+	GateWhy string
+	Range   []int64
 }
 
 type distView struct {
@@ -156,50 +158,14 @@ func newView(m *Model) *view {
 	}
 	v := &view{M: m, Version: gen, CSP: pageCSP, Compare: len(m.Runs) > 1, BucketMS: int(bucketNS / 1e6), SlowN: slowestN,
 		ChartData: map[string][]HoverSeries{}, Script: template.JS(pageJS), Metrics: metricOrder}
-	for _, r := range m.Runs {
-		v.Labels = append(v.Labels, r.Label)
-		for _, e := range r.Emulators {
-			v.Emulators = append(v.Emulators, struct {
-				Label string
-				E     Emulator
-			}{r.Label, e})
-		}
-		for _, p := range r.Points {
-			v.Points = append(v.Points, struct {
-				Label string
-				P     Point
-			}{r.Label, p})
-		}
-	}
+	v.listRuns(m.Runs)
 	add := func(c *Chart) *Chart {
 		if c != nil {
 			v.ChartData[c.ID] = c.Hover
 		}
 		return c
 	}
-	for _, t := range m.Table {
-		tv := tableView{Metric: t.Metric}
-		for _, r := range t.Rows {
-			row := struct {
-				Label string
-				R     Row
-				Cells []cellView
-			}{Label: v.Labels[r.Run], R: r}
-			for k, val := range r.Values {
-				c := cellView{V: val}
-				if k < len(r.Deltas) {
-					d := r.Deltas[k]
-					c.D = &d
-				}
-				if k < len(r.RepRange) {
-					c.Range = r.RepRange[k][:]
-				}
-				row.Cells = append(row.Cells, c)
-			}
-			tv.Rows = append(tv.Rows, row)
-		}
-		v.Tables = append(v.Tables, tv)
-	}
+	v.Tables = tableViews(m.Table, v.Labels)
 	for _, p := range m.Metrics {
 		dv := distView{Metric: p.Metric}
 		if len(p.Series) > 0 {
@@ -241,20 +207,7 @@ func newView(m *Model) *view {
 		}
 		v.Groups = append(v.Groups, gv)
 	}
-	for _, md := range m.Mirror {
-		mv := mirrorView{Label: v.Labels[md.Run]}
-		for _, r := range md.Rows {
-			row := struct {
-				MirrorRow
-				Cells []struct{ L, M, D int64 }
-			}{MirrorRow: r}
-			for k := range r.Local {
-				row.Cells = append(row.Cells, struct{ L, M, D int64 }{r.Local[k], r.Mirror[k], r.Delta[k]})
-			}
-			mv.Rows = append(mv.Rows, row)
-		}
-		v.Mirror = append(v.Mirror, mv)
-	}
+	v.Mirror = mirrorViews(m.Mirror, v.Labels)
 	for _, s := range m.Slowest {
 		v.Slowest = append(v.Slowest, struct {
 			Label string
@@ -268,6 +221,77 @@ func newView(m *Model) *view {
 		}{v.Labels[c.Run], c})
 	}
 	return v
+}
+
+// listRuns sets the run labels and the per-run emulator and capture point
+// lists.
+func (v *view) listRuns(runs []RunInfo) {
+	for _, r := range runs {
+		v.Labels = append(v.Labels, r.Label)
+		for _, e := range r.Emulators {
+			v.Emulators = append(v.Emulators, struct {
+				Label string
+				E     Emulator
+			}{r.Label, e})
+		}
+		for _, p := range r.Points {
+			v.Points = append(v.Points, struct {
+				Label string
+				P     Point
+			}{r.Label, p})
+		}
+	}
+}
+
+// tableViews lays out the percentile tables: a cell per column with its
+// delta and the gate's verdict under it.
+func tableViews(tables []MetricTable, labels []string) []tableView {
+	var out []tableView
+	for _, t := range tables {
+		tv := tableView{Metric: t.Metric}
+		for _, r := range t.Rows {
+			row := struct {
+				Label string
+				R     Row
+				Cells []cellView
+			}{Label: labels[r.Run], R: r}
+			for k, val := range r.Values {
+				c := cellView{V: val}
+				if k < len(r.Deltas) {
+					d := r.Deltas[k]
+					c.D = &d
+					c.Gate, c.GateWhy = gateText(&d)
+				}
+				if k < len(r.RepRange) {
+					c.Range = r.RepRange[k][:]
+				}
+				row.Cells = append(row.Cells, c)
+			}
+			tv.Rows = append(tv.Rows, row)
+		}
+		out = append(out, tv)
+	}
+	return out
+}
+
+// mirrorViews sets each run's local and mirror percentiles side by side.
+func mirrorViews(diffs []MirrorDiff, labels []string) []mirrorView {
+	var out []mirrorView
+	for _, md := range diffs {
+		mv := mirrorView{Label: labels[md.Run]}
+		for _, r := range md.Rows {
+			row := struct {
+				MirrorRow
+				Cells []struct{ L, M, D int64 }
+			}{MirrorRow: r}
+			for k := range r.Local {
+				row.Cells = append(row.Cells, struct{ L, M, D int64 }{r.Local[k], r.Mirror[k], r.Delta[k]})
+			}
+			mv.Rows = append(mv.Rows, row)
+		}
+		out = append(out, mv)
+	}
+	return out
 }
 
 // WriteFile renders m into path, atomically (a temporary file renamed).
@@ -323,6 +347,8 @@ func sigMark(sig string) string {
 		return "▼"
 	case "same":
 		return "·"
+	case "inconclusive":
+		return "?"
 	}
 	return ""
 }
