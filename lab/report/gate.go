@@ -81,7 +81,7 @@ func gateRun(r *Run) (*history.Run, error) {
 
 // mark sets d's gate rows and verdict for column k of metric name; a column
 // the gate does not judge keeps none.
-func (g gateRows) mark(d *Delta, name string, k int) {
+func (g gateRows) mark(d *delta, name string, k int) {
 	key := name + "." + gateQuantiles[k]
 	fwd, rev := g.forward[key], g.reverse[key]
 	if fwd == nil || rev == nil {
@@ -104,7 +104,7 @@ func (g gateRows) mark(d *Delta, name string, k int) {
 // run/reference with its interval (* when it comes from the HDR fallback)
 // and the smaller of the two one-sided p-values, or "inconclusive"; why is
 // the reason of the row that p-value belongs to.
-func gateText(d *Delta) (text, why string) {
+func gateText(d *delta) (text, why string) {
 	if d.Gate == nil {
 		return "", ""
 	}

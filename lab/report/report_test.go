@@ -227,7 +227,7 @@ func renderString(t testing.TB, runs ...*Run) string {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Render(&buf, m); err != nil {
+	if err := render(&buf, m); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -244,7 +244,7 @@ func TestHostileStringsEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Render(&buf, m); err != nil {
+	if err := render(&buf, m); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
@@ -280,7 +280,7 @@ func TestHostileStringsEscaped(t *testing.T) {
 	// The JSON block must parse back to the planted names.
 	a := strings.Index(page, `<script type="application/json" id="chart-data">`)
 	b := strings.Index(page[a:], "</script>")
-	var data map[string][]HoverSeries
+	var data map[string][]hoverSeries
 	blob := page[a+len(`<script type="application/json" id="chart-data">`) : a+b]
 	if err := json.Unmarshal([]byte(blob), &data); err != nil {
 		t.Fatalf("chart data block: %v", err)
