@@ -2,8 +2,10 @@ package report
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cloudpcap/cloudpcap/lab/gate"
@@ -93,5 +95,32 @@ func sameJSON(t *testing.T, where string, got *gate.Row, want gate.Row) {
 	w, err2 := json.Marshal(want)
 	if err1 != nil || err2 != nil || string(g) != string(w) {
 		t.Errorf("%s: page's row\n%s\nthe gate's\n%s", where, g, w)
+	}
+}
+
+// A run the gate cannot read (here without env.json, which the page
+// tolerates) gets no marks, and the gate line says why.
+func TestUnjudgedRunHasNoMarks(t *testing.T) {
+	dir := copyDir(t, filepath.Join("testdata", "runs", "ci-slow"))
+	if err := os.Remove(filepath.Join(dir, "env.json")); err != nil {
+		t.Fatal(err)
+	}
+	run, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Build([]*Run{fixture(t, "ci"), run}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Gate) != 1 || m.Gate[0].ExitCode != 2 || !strings.Contains(m.Gate[0].Summary, "env.json is missing") {
+		t.Errorf("gate line %+v, want exit 2 naming env.json", m.Gate)
+	}
+	for _, tb := range m.Table {
+		for k, d := range tb.Rows[1].Deltas {
+			if d.Sig != "" || d.Gate != nil {
+				t.Errorf("%s %s: marked %q without a gate verdict", tb.Metric, gateQuantiles[k], d.Sig)
+			}
+		}
 	}
 }
