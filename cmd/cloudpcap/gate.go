@@ -24,7 +24,7 @@ func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mdPath := fs.String("markdown", "", "also write a pull-request comment to `FILE`")
 	jsonPath := fs.String("json", "", "also write the report as JSON to `FILE`")
 	allowDiff := fs.Bool("allow-different", false, "compare runs of different scenarios")
-	seed := fs.Uint64("seed", 1, "bootstrap `SEED`")
+	seed := fs.Uint64("seed", gate.DefaultSeed, "bootstrap `SEED`")
 	resamples := fs.Int("resamples", 2000, "bootstrap resamples")
 	noCorr := fs.Bool("no-correction", false, "test each row at alpha (no Holm-Bonferroni across rows)")
 	fs.Usage = func() {

@@ -157,3 +157,28 @@ func namespaceUses(t *testing.T, file string) []string {
 	slices.Sort(uses)
 	return slices.Compact(uses)
 }
+
+// TestLeafPackages: packages that many others share import nothing of this
+// module, so that any package may use them without a cycle or a heavy link
+// (lab/stats: the gate's and the report's statistics, and history's median).
+func TestLeafPackages(t *testing.T) {
+	const mod = "github.com/cloudpcap/cloudpcap/"
+	leaves := map[string]bool{mod + "lab/stats": true}
+	seen := map[string]bool{}
+	for _, p := range listPackages(t) {
+		if !leaves[p.ImportPath] {
+			continue
+		}
+		seen[p.ImportPath] = true
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, mod) {
+				t.Errorf("%s is a leaf but depends on %s", p.ImportPath, d)
+			}
+		}
+	}
+	for l := range leaves {
+		if !seen[l] {
+			t.Errorf("leaf package %s not found", l)
+		}
+	}
+}

@@ -25,6 +25,13 @@
 // {"error":..}, {"type":"subscriptions"}, {"type":"error"}, heartbeats) are
 // reported as ErrNotTick, which is not a decoding failure. Malformed input is
 // a *SyntaxError naming the format, the byte offset and what was wrong.
+//
+// The zero-allocation JSON scanner in scan.go is strict and deliberately not
+// shared with monitor/profile's lenient one: these decoders must reject, and
+// position, any malformed byte of the mock exchange's own messages (every
+// member is checked, trailing data is an error), while the monitor's
+// profiles must pull a few fields by path out of whatever a real exchange
+// sends and ignore the rest, so one scanner would change one side's results.
 package format
 
 import (

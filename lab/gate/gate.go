@@ -14,7 +14,7 @@
 //     with a percentile bootstrap confidence interval (seeded, 2000
 //     resamples by default). When either run has fewer repetitions than the
 //     test needs, the interval comes from resampling the samples inside the
-//     HDR histograms instead (BootstrapHDR): that shows the size of the
+//     HDR histograms instead (stats.BootstrapHDR): that shows the size of the
 //     change but, measuring only within-run noise, never decides a verdict.
 //
 // A row is a regression only when the test is significant at alpha (after
@@ -42,6 +42,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/lab/history"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
+	"github.com/cloudpcap/cloudpcap/lab/stats"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 )
 
@@ -100,6 +101,10 @@ func ConfigFrom(g scenario.Gate) Config {
 	return c
 }
 
+// DefaultSeed is the bootstrap seed of `cloudpcap gate` when none is given;
+// the report judges runs with it too, so both draw the same intervals.
+const DefaultSeed = 1
+
 // Options control a comparison.
 type Options struct {
 	AllowDifferent bool    // compare runs of different scenarios
@@ -124,23 +129,23 @@ type RunRef struct {
 
 // Row is one metric and quantile.
 type Row struct {
-	Metric      string   `json:"metric"`
-	Quantile    string   `json:"quantile"`
-	BaselineNS  []int64  `json:"baseline_ns"`  // per repetition
-	CandidateNS []int64  `json:"candidate_ns"` // per repetition
-	Baseline    float64  `json:"baseline_median_ns"`
-	Candidate   float64  `json:"candidate_median_ns"`
-	DeltaNS     float64  `json:"delta_ns"`
-	Ratio       float64  `json:"ratio"`
-	CI          Interval `json:"ci"`
-	CIMethod    string   `json:"ci_method"` // "repetitions" or "hdr" (the fallback)
-	U           float64  `json:"u"`
-	P           float64  `json:"p"`
-	Test        string   `json:"test"`      // "exact" or "normal"
-	AlphaUsed   float64  `json:"alpha_row"` // the Holm threshold this row was held to
-	Significant bool     `json:"significant"`
-	Verdict     Verdict  `json:"verdict"`
-	Reason      string   `json:"reason"`
+	Metric      string         `json:"metric"`
+	Quantile    string         `json:"quantile"`
+	BaselineNS  []int64        `json:"baseline_ns"`  // per repetition
+	CandidateNS []int64        `json:"candidate_ns"` // per repetition
+	Baseline    float64        `json:"baseline_median_ns"`
+	Candidate   float64        `json:"candidate_median_ns"`
+	DeltaNS     float64        `json:"delta_ns"`
+	Ratio       float64        `json:"ratio"`
+	CI          stats.Interval `json:"ci"`
+	CIMethod    string         `json:"ci_method"` // "repetitions" or "hdr" (the fallback)
+	U           float64        `json:"u"`
+	P           float64        `json:"p"`
+	Test        string         `json:"test"`      // "exact" or "normal"
+	AlphaUsed   float64        `json:"alpha_row"` // the Holm threshold this row was held to
+	Significant bool           `json:"significant"`
+	Verdict     Verdict        `json:"verdict"`
+	Reason      string         `json:"reason"`
 }
 
 // SLOCheck is one static ceiling on the candidate.
@@ -320,31 +325,31 @@ func row(base, cand *history.Run, m, q string, cfg Config, o Options, rng *rand.
 		r.Verdict = Inconclusive
 		r.Reason = fmt.Sprintf("no %s samples in %s", m, strings.Join(missing, " and "))
 		r.P, r.Ratio = math.NaN(), math.NaN()
-		r.CI = Interval{math.NaN(), math.NaN()}
+		r.CI = stats.Interval{Lo: math.NaN(), Hi: math.NaN()}
 		if len(bv) > 0 && len(cv) > 0 {
-			r.Baseline, r.Candidate = Median(bv), Median(cv)
+			r.Baseline, r.Candidate = stats.Median(bv), stats.Median(cv)
 			r.Ratio, r.DeltaNS = r.Candidate/r.Baseline, r.Candidate-r.Baseline
 		}
 		return r
 	}
-	r.Baseline, r.Candidate = Median(bv), Median(cv)
+	r.Baseline, r.Candidate = stats.Median(bv), stats.Median(cv)
 	r.DeltaNS = r.Candidate - r.Baseline
 	r.Ratio = math.NaN()
 	if r.Baseline > 0 {
 		r.Ratio = r.Candidate / r.Baseline
 	}
-	mw := MannWhitney(bv, cv)
+	mw := stats.MannWhitney(bv, cv)
 	r.U, r.P, r.Test = mw.U, mw.P, mw.Method
 	if len(bv) >= minBootstrapReps && len(cv) >= minBootstrapReps {
 		r.CIMethod = "repetitions"
-		r.CI = BootstrapRatio(bv, cv, o.Resamples, o.Confidence, rng)
+		r.CI = stats.BootstrapRatio(bv, cv, o.Resamples, o.Confidence, rng)
 	} else {
 		r.CIMethod = "hdr"
-		r.CI = Interval{math.NaN(), math.NaN()}
+		r.CI = stats.Interval{Lo: math.NaN(), Hi: math.NaN()}
 		hb, errB := latency.FromMetric(base.Summary.Metrics[m])
 		hc, errC := latency.FromMetric(cand.Summary.Metrics[m])
 		if errB == nil && errC == nil {
-			r.CI = BootstrapHDR(hb.HDR(), hc.HDR(), q, o.Resamples, o.Confidence, rng)
+			r.CI = stats.BootstrapHDR(hb.HDR(), hc.HDR(), q, o.Resamples, o.Confidence, rng)
 		}
 	}
 	return r
@@ -383,11 +388,11 @@ func decide(rows []Row, cfg Config, holm bool) {
 		if holm {
 			strictest = cfg.Alpha / float64(m)
 		}
-		if MinP(nb, nc) > strictest {
-			need := NeededRepetitions(strictest)
+		if stats.MinP(nb, nc) > strictest {
+			need := stats.NeededRepetitions(strictest)
 			r.Verdict = Inconclusive
 			r.Reason = fmt.Sprintf("too few repetitions to reach significance: %d baseline and %d candidate give p >= %.3g, the test needs p <= %.3g; run at least %d repetitions per run (scenario repeat: %d)",
-				nb, nc, MinP(nb, nc), strictest, need, need)
+				nb, nc, stats.MinP(nb, nc), strictest, need, need)
 		}
 	}
 	order := append([]int(nil), tested...)

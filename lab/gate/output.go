@@ -20,14 +20,6 @@ func finite(f float64) *float64 {
 	return &f
 }
 
-// MarshalJSON writes missing bounds as null.
-func (iv Interval) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Lo *float64 `json:"lo"`
-		Hi *float64 `json:"hi"`
-	}{finite(iv.Lo), finite(iv.Hi)})
-}
-
 // MarshalJSON writes values that could not be computed as null.
 func (r Row) MarshalJSON() ([]byte, error) {
 	type plain Row

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/stats"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 )
 
@@ -102,7 +102,7 @@ func MakeTable(scenario string, pts []Point, quantiles []string) Table {
 			if len(series) == 0 {
 				continue
 			}
-			med := median(series)
+			med := stats.Median(series)
 			t.Median[name][q] = int64(math.Round(med))
 			t.Spark[name][q] = Sparkline(series)
 			prev := math.NaN()
@@ -125,16 +125,6 @@ func MakeTable(scenario string, pts []Point, quantiles []string) Table {
 		}
 	}
 	return t
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
 }
 
 var sparkRunes = []rune("▁▂▃▄▅▆▇█")

@@ -6,7 +6,10 @@
 //
 // Load reads a folder into a Run (owned by the caller; Build only reads
 // it). Build computes the Model from one run (a report) or several (a
-// comparison, the first run being the reference); Render writes the page.
+// comparison, the first run being the reference); WriteFile writes the page.
+// A comparison's significance marks are lab/gate's verdicts on each run
+// against the reference, computed by gate.Compare itself (gate.go), so the
+// page calls a run slower exactly where 'cloudpcap gate' would.
 // Every string that came from a capture (connection names, symbols, order
 // ids, SNI, warnings) reaches the page only through html/template, and the
 // data the script reads goes through a JSON block.

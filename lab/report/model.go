@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -27,29 +26,30 @@ type Model struct {
 	Method    string   `json:"method"`    // how significance is judged, shown on the page
 	Quantiles []string `json:"quantiles"` // column names of every [5]int64 below
 
-	Runs          []RunInfo      `json:"runs"`
-	Warnings      []Warning      `json:"warnings"`
-	ScenarioDiffs []ScenarioDiff `json:"scenario_diffs,omitempty"`
-	Table         []MetricTable  `json:"table"`
-	Metrics       []MetricPlot   `json:"metrics"`
-	Timelines     []Timeline     `json:"timelines"`
-	Splits        []Split        `json:"splits"`
-	Groups        []Group        `json:"groups"`
-	Mirror        []MirrorDiff   `json:"mirror,omitempty"`
-	Slowest       []Slow         `json:"slowest"`
-	Conns         []Conn         `json:"connections"`
-	Trend         *Trend         `json:"trend,omitempty"`
+	Runs          []runMeta        `json:"runs"`
+	Warnings      []warning        `json:"warnings"`
+	ScenarioDiffs []scenarioChange `json:"scenario_diffs,omitempty"`
+	Gate          []gateLine       `json:"gate,omitempty"` // cloudpcap gate on each run after the first against it
+	Table         []metricTable    `json:"table"`
+	Metrics       []metricPlot     `json:"metrics"`
+	Timelines     []runTimeline    `json:"timelines"`
+	Splits        []tradeSplit     `json:"splits"`
+	Groups        []group          `json:"groups"`
+	Mirror        []mirrorTable    `json:"mirror,omitempty"`
+	Slowest       []slowSample     `json:"slowest"`
+	Conns         []connRow        `json:"connections"`
+	Trend         *Trend           `json:"trend,omitempty"`
 }
 
 // Trend is the reference run's scenario over its recent runs, from the
 // history index (results/history.db), oldest first.
 type Trend struct {
 	Scenario string       `json:"scenario"`
-	Points   []TrendPoint `json:"points"`
+	Points   []trendPoint `json:"points"`
 }
 
-// TrendPoint is one indexed run: p50 and p99 per metric, ns.
-type TrendPoint struct {
+// trendPoint is one indexed run: p50 and p99 per metric, ns.
+type trendPoint struct {
 	Start    string             `json:"start"`
 	Revision string             `json:"revision"`
 	Status   string             `json:"status"`
@@ -60,42 +60,42 @@ type TrendPoint struct {
 	Delta    map[string]float64 `json:"delta_p50"` // relative to the previous point's p50
 }
 
-// QuantileNames label the five columns of every percentile row.
-var QuantileNames = []string{"p50", "p90", "p99", "p99.9", "max"}
+// quantileNames label the five columns of every percentile row.
+var quantileNames = []string{"p50", "p90", "p99", "p99.9", "max"}
 
 var tableQ = []float64{0.5, 0.9, 0.99, 0.999, 1}
 
-// RunInfo is a run's metadata.
-type RunInfo struct {
-	Label        string      `json:"label"`
-	Dir          string      `json:"dir"` // scenario/time: the folder's last two elements
-	Scenario     string      `json:"scenario"`
-	Description  string      `json:"description,omitempty"`
-	Start        string      `json:"start,omitempty"`
-	End          string      `json:"end,omitempty"`
-	DurationS    float64     `json:"duration_s,omitempty"`
-	Repetitions  int         `json:"repetitions"`
-	Kernel       string      `json:"kernel,omitempty"`
-	CPU          string      `json:"cpu,omitempty"`
-	Cores        int         `json:"cores,omitempty"`
-	Mechanism    string      `json:"link_mechanism,omitempty"`
-	Modes        []string    `json:"capture_modes,omitempty"`
-	Status       string      `json:"status,omitempty"`
-	Revision     string      `json:"revision,omitempty"`
-	GoVersion    string      `json:"go_version,omitempty"`
-	Partial      bool        `json:"partial,omitempty"`
-	Reason       string      `json:"partial_reason,omitempty"`
-	Events       int         `json:"events"`
-	AppLines     int         `json:"app_lines"`
-	Emulators    []Emulator  `json:"emulators,omitempty"`
-	Points       []Point     `json:"capture_points,omitempty"`
-	Decode       DecodeCount `json:"decode"`
-	ScenarioYAML string      `json:"-"` // shown verbatim; not part of the golden model
+// runMeta is a run's metadata.
+type runMeta struct {
+	Label        string         `json:"label"`
+	Dir          string         `json:"dir"` // scenario/time: the folder's last two elements
+	Scenario     string         `json:"scenario"`
+	Description  string         `json:"description,omitempty"`
+	Start        string         `json:"start,omitempty"`
+	End          string         `json:"end,omitempty"`
+	DurationS    float64        `json:"duration_s,omitempty"`
+	Repetitions  int            `json:"repetitions"`
+	Kernel       string         `json:"kernel,omitempty"`
+	CPU          string         `json:"cpu,omitempty"`
+	Cores        int            `json:"cores,omitempty"`
+	Mechanism    string         `json:"link_mechanism,omitempty"`
+	Modes        []string       `json:"capture_modes,omitempty"`
+	Status       string         `json:"status,omitempty"`
+	Revision     string         `json:"revision,omitempty"`
+	GoVersion    string         `json:"go_version,omitempty"`
+	Partial      bool           `json:"partial,omitempty"`
+	Reason       string         `json:"partial_reason,omitempty"`
+	Events       int            `json:"events"`
+	AppLines     int            `json:"app_lines"`
+	Emulators    []emulator     `json:"emulators,omitempty"`
+	Points       []capturePoint `json:"capture_points,omitempty"`
+	Decode       decodeCount    `json:"decode"`
+	ScenarioYAML string         `json:"-"` // shown verbatim; not part of the golden model
 }
 
-// Emulator is one direction of a userspace link emulator: how precisely it
+// emulator is one direction of a userspace link emulator: how precisely it
 // released frames against their due time.
-type Emulator struct {
+type emulator struct {
 	Rep        int    `json:"rep"`
 	Host       string `json:"host"`
 	Dir        string `json:"dir"` // a2b, b2a
@@ -109,16 +109,16 @@ type Emulator struct {
 	ReleaseMax int64  `json:"release_max_ns"`
 }
 
-// Point is a capture point of one repetition.
-type Point struct {
+// capturePoint is a capture point of one repetition.
+type capturePoint struct {
 	Rep     int    `json:"rep"`
 	Name    string `json:"name"`
 	Packets uint64 `json:"packets"`
 	Drops   uint64 `json:"kernel_drops"`
 }
 
-// DecodeCount is the decoders' tally, for the metadata table.
-type DecodeCount struct {
+// decodeCount is the decoders' tally, for the metadata table.
+type decodeCount struct {
 	Packets      uint64 `json:"packets"`
 	KernelDrops  uint64 `json:"kernel_drops"`
 	Records      uint64 `json:"tls_records"`
@@ -133,92 +133,85 @@ type DecodeCount struct {
 	LastTickOnly int64  `json:"orders_last_tick"`
 }
 
-// Warning is something that makes a number less trustworthy.
-type Warning struct {
+// warning is something that makes a number less trustworthy.
+type warning struct {
 	Run   int    `json:"run"` // index into Runs
 	Level string `json:"level"`
 	Text  string `json:"text"`
 }
 
-// ScenarioDiff lists the resolved-scenario lines in which a run differs
+// scenarioChange lists the resolved-scenario lines in which a run differs
 // from the reference.
-type ScenarioDiff struct {
+type scenarioChange struct {
 	Run     int      `json:"run"`
 	Removed []string `json:"removed,omitempty"`
 	Added   []string `json:"added,omitempty"`
 }
 
-// MetricTable is the percentile table of one metric, a row per run.
-type MetricTable struct {
-	Metric string `json:"metric"`
-	Rows   []Row  `json:"rows"`
+// metricTable is the percentile table of one metric, a row per run.
+type metricTable struct {
+	Metric string     `json:"metric"`
+	Rows   []tableRow `json:"rows"`
 }
 
-// Row is one run's percentiles of one metric.
-type Row struct {
+// tableRow is one run's percentiles of one metric.
+type tableRow struct {
 	Run    int      `json:"run"`
 	Count  int64    `json:"count"`
 	Mean   int64    `json:"mean_ns"`
 	Values [5]int64 `json:"values_ns"`
 	// Deltas against the reference run (absent for the reference itself).
-	Deltas []Delta `json:"deltas,omitempty"`
+	Deltas []delta `json:"deltas,omitempty"`
 	// RepRange is the lowest and highest value of each column over the
 	// repetitions (absent with one repetition).
 	RepRange [][2]int64 `json:"rep_range,omitempty"`
 }
 
-// Delta is a difference from the reference run and whether it is beyond
-// noise.
-type Delta struct {
+// delta is a difference from the reference run and, in the columns the
+// reference scenario's gate section judges, cloudpcap gate's verdict on it
+// (see gate.go).
+type delta struct {
 	Abs int64   `json:"abs_ns"`
 	Rel float64 `json:"rel"` // Abs / reference value
-	Lo  int64   `json:"ci_lo_ns"`
-	Hi  int64   `json:"ci_hi_ns"`
-	// Sig is "slower" or "faster" when the 95% interval excludes zero,
-	// "same" when it does not, "untested" for max or too few samples.
-	Sig string `json:"sig"`
-	// Reps compares the per-repetition values of this column, when both
-	// runs repeat: one-sided Mann–Whitney tests (the gate's test).
-	Reps *RepTest `json:"reps,omitempty"`
+	// Sig is "slower" when the gate finds a regression in this column,
+	// "faster" when it finds one with the two runs swapped, "same" when it
+	// finds neither and "inconclusive" when it cannot judge; empty in a
+	// column the gate does not judge.
+	Sig string `json:"sig,omitempty"`
+	// Gate is the gate's row for this column (run against the reference),
+	// Reverse the row with the two runs swapped, as `cloudpcap gate --json`
+	// writes them.
+	Gate    *gate.Row `json:"gate,omitempty"`
+	Reverse *gate.Row `json:"gate_reverse,omitempty"`
 }
 
-// RepTest is a Mann–Whitney comparison of per-repetition values.
-type RepTest struct {
-	N    int     `json:"n"`     // repetitions of this run
-	RefN int     `json:"ref_n"` // and of the reference
-	P    float64 `json:"p"`     // the smaller one-sided p-value
-	// Sig is "slower" or "faster" when that p-value is below 0.05, "same"
-	// when not, "untested" when so few repetitions cannot reach 0.05.
-	Sig string `json:"sig"`
-}
-
-// MetricPlot holds one metric's curves: a series per run (and per mirror).
-type MetricPlot struct {
+// metricPlot holds one metric's curves: a series per run (and per mirror).
+type metricPlot struct {
 	Metric string   `json:"metric"`
 	Bins   []int64  `json:"bin_edges_ns"` // histogram bin edges shared by every series
-	Series []Series `json:"series"`
+	Series []series `json:"series"`
 }
 
-// Series is one distribution drawn three ways.
-type Series struct {
+// series is one distribution drawn three ways.
+type series struct {
 	Name  string    `json:"name"`
 	Run   int       `json:"run"`
 	Count int64     `json:"count"`
-	Nines []XY      `json:"nines"` // X = 1/(1-q)
-	CDF   []XY      `json:"cdf,omitempty"`
+	Nines []xy      `json:"nines"` // X = 1/(1-q)
+	CDF   []xy      `json:"cdf,omitempty"`
 	Hist  []float64 `json:"hist,omitempty"` // fraction of samples per bin
 }
 
-// XY is a point: for Nines X = 1/(1-q) and V the value at q; for the CDF
+// xy is a point: for Nines X = 1/(1-q) and V the value at q; for the CDF
 // V is the value and X the fraction at or below it. In JSON it is the
 // pair [X, V].
-type XY struct {
+type xy struct {
 	X float64
 	V int64
 }
 
 // MarshalJSON writes [X, V].
-func (p XY) MarshalJSON() ([]byte, error) {
+func (p xy) MarshalJSON() ([]byte, error) {
 	b := append([]byte{'['}, strconv.FormatFloat(p.X, 'g', -1, 64)...)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, p.V, 10)
@@ -226,7 +219,7 @@ func (p XY) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads [X, V].
-func (p *XY) UnmarshalJSON(b []byte) error {
+func (p *xy) UnmarshalJSON(b []byte) error {
 	var a [2]json.Number
 	if err := json.Unmarshal(b, &a); err != nil {
 		return err
@@ -243,23 +236,23 @@ func (p *XY) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Timeline is a run's latency and message rate over time, in buckets.
-type Timeline struct {
+// runTimeline is a run's latency and message rate over time, in buckets.
+type runTimeline struct {
 	Run      int              `json:"run"`
 	BucketMS int              `json:"bucket_ms"`
 	SpanS    float64          `json:"span_s"`
 	RepMarks []float64        `json:"rep_marks_s,omitempty"` // where repetitions 2..N start
-	Metrics  []TimelineMetric `json:"metrics"`
+	Metrics  []timelineMetric `json:"metrics"`
 }
 
-// TimelineMetric is one metric's buckets (empty buckets left out).
-type TimelineMetric struct {
+// timelineMetric is one metric's buckets (empty buckets left out).
+type timelineMetric struct {
 	Metric  string   `json:"metric"`
-	Buckets []Bucket `json:"buckets"`
+	Buckets []bucket `json:"buckets"`
 }
 
-// Bucket summarises the samples whose wire time fell in [T, T+bucket).
-type Bucket struct {
+// bucket summarises the samples whose wire time fell in [T, T+bucket).
+type bucket struct {
 	T   float64 `json:"t"`
 	N   int     `json:"n"`
 	P50 int64   `json:"p50_ns"`
@@ -267,52 +260,52 @@ type Bucket struct {
 	Max int64   `json:"max_ns"`
 }
 
-// Split is tick-to-trade cut at the trader's own timestamps.
-type Split struct {
-	Run          int    `json:"run"`
-	AppOrders    int    `json:"app_orders"`     // orders written to the connection, per the trader
-	Joined       int    `json:"joined"`         // with both the order and its tick found in events
-	NoOrderEvent int    `json:"no_order_event"` // order id not among the captured orders
-	NoTickEvent  int    `json:"no_tick_event"`  // tick (conn, symbol, seq) not among the captured ticks
-	Failed       int    `json:"failed"`         // orders the trader never wrote (errors)
-	Parts        []Part `json:"parts"`
+// tradeSplit is tick-to-trade cut at the trader's own timestamps.
+type tradeSplit struct {
+	Run          int         `json:"run"`
+	AppOrders    int         `json:"app_orders"`     // orders written to the connection, per the trader
+	Joined       int         `json:"joined"`         // with both the order and its tick found in events
+	NoOrderEvent int         `json:"no_order_event"` // order id not among the captured orders
+	NoTickEvent  int         `json:"no_tick_event"`  // tick (conn, symbol, seq) not among the captured ticks
+	Failed       int         `json:"failed"`         // orders the trader never wrote (errors)
+	Parts        []splitPart `json:"parts"`
 }
 
-// Part is one component of the split.
-type Part struct {
+// splitPart is one component of the split.
+type splitPart struct {
 	Name     string   `json:"name"`
 	Desc     string   `json:"desc"`
 	Count    int      `json:"count"`
 	Mean     int64    `json:"mean_ns"`
 	Values   [5]int64 `json:"values_ns"`
 	Negative int      `json:"negative"` // samples below zero (clock or join trouble)
-	Nines    []XY     `json:"nines"`
+	Nines    []xy     `json:"nines"`
 }
 
-// Group is one (kind, metric) breakdown.
-type Group struct {
+// group is one (kind, metric) breakdown.
+type group struct {
 	Kind   string     `json:"kind"`
 	Metric string     `json:"metric"`
-	Rows   []GroupRow `json:"rows"`
-	Series []Series   `json:"series"` // nines only
+	Rows   []groupRow `json:"rows"`
+	Series []series   `json:"series"` // nines only
 }
 
-// GroupRow is one group member's percentiles in one run.
-type GroupRow struct {
+// groupRow is one group member's percentiles in one run.
+type groupRow struct {
 	Run    int      `json:"run"`
 	Name   string   `json:"name"`
 	Count  int64    `json:"count"`
 	Values [5]int64 `json:"values_ns"`
 }
 
-// MirrorDiff sets a run's local capture beside its mirror capture.
-type MirrorDiff struct {
+// mirrorTable sets a run's local capture beside its mirror capture.
+type mirrorTable struct {
 	Run  int         `json:"run"`
-	Rows []MirrorRow `json:"rows"`
+	Rows []mirrorRow `json:"rows"`
 }
 
-// MirrorRow compares one metric.
-type MirrorRow struct {
+// mirrorRow compares one metric.
+type mirrorRow struct {
 	Metric      string   `json:"metric"`
 	LocalCount  int64    `json:"local_count"`
 	MirrorCount int64    `json:"mirror_count"`
@@ -321,8 +314,8 @@ type MirrorRow struct {
 	Delta       [5]int64 `json:"delta_ns"` // mirror − local
 }
 
-// Slow is one of the slowest samples of a metric, to look up in the capture.
-type Slow struct {
+// slowSample is one of the slowest samples of a metric, to look up in the capture.
+type slowSample struct {
 	Run     int     `json:"run"`
 	Rep     int     `json:"rep"`
 	Metric  string  `json:"metric"`
@@ -335,8 +328,8 @@ type Slow struct {
 	OrderID string  `json:"order_id,omitempty"`
 }
 
-// Conn is one TCP connection the monitor saw.
-type Conn struct {
+// connRow is one TCP connection the monitor saw.
+type connRow struct {
 	Run        int      `json:"run"`
 	Rep        int      `json:"rep"`
 	Conn       string   `json:"conn"`
@@ -373,6 +366,15 @@ const slowestN = 5
 // maxGroupSeries bounds the curves drawn per group chart.
 const maxGroupSeries = 12
 
+// tableMethod says on the page how the percentile table's marks are made.
+const tableMethod = "Δ = run − reference at the same percentile. The marks are cloudpcap gate's verdicts, with its default settings, in the columns " +
+	"the reference scenario's gate section judges (by default p50 and p99; the other columns show Δ only): ▲ slower where " +
+	"'cloudpcap gate --baseline REFERENCE --candidate RUN' finds a regression (a one-sided Mann–Whitney U test on the per-repetition values, " +
+	"Holm-corrected across the gated rows, and a change of at least the gate's min_effect and floor), ▼ faster where it finds one with the two runs swapped, " +
+	"· neither, ? inconclusive (too few repetitions to ever reach significance, or no samples; hover for the reason). " +
+	"Under the mark: the gate's ratio run/reference of the per-repetition medians with its 95% bootstrap interval (* when a run has fewer than 3 repetitions: " +
+	"resampled from the HDR histograms, within-run noise only, never a verdict) and the smaller of the two one-sided p-values."
+
 // Build computes the model of runs; the first run is the reference.
 func Build(runs []*Run, o Options) (*Model, error) {
 	if len(runs) == 0 {
@@ -389,12 +391,8 @@ func Build(runs []*Run, o Options) (*Model, error) {
 		Title:     o.Title,
 		Generator: o.Generator,
 		Reference: runs[0].Label,
-		Quantiles: QuantileNames,
-		Method: fmt.Sprintf("Δ = run − reference at the same percentile. Marks: a %.0f%% bootstrap interval of Δ (%d resamples of each run's HDR histogram, "+
-			"drawn exactly through the order statistic's Beta distribution, fixed seed) that excludes zero: ▲ slower, ▼ faster, · within noise. "+
-			"The bootstrap treats samples as independent; bursts make it optimistic, so judge run-to-run noise by the repetition range (min–max over repetitions) where shown. "+
-			"When both runs repeat, each column's per-repetition values are also compared with one-sided Mann–Whitney tests (as cloudpcap gate does): \"reps\" gives the smaller p-value and its mark at %.2f. Max is not tested.",
-			bootLevel*100, bootIters, repAlpha),
+		Quantiles: quantileNames,
+		Method:    tableMethod,
 	}
 	if m.Title == "" {
 		m.Title = "cloudpcap report: " + runs[0].Label
@@ -448,29 +446,35 @@ func Build(runs []*Run, o Options) (*Model, error) {
 		m.Slowest = append(m.Slowest, slowest(i, r)...)
 		m.Conns = append(m.Conns, conns(i, r)...)
 		if r.Mirror != nil {
-			md := mirrorDiff(i, hists[i], mirrors[i])
-			m.Mirror = append(m.Mirror, md)
-			for _, row := range md.Rows {
-				if row.LocalCount == 0 && row.MirrorCount == 0 {
-					continue
-				}
-				if row.LocalCount != row.MirrorCount {
-					m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s has %d samples in the mirror capture and %d locally", row.Metric, row.MirrorCount, row.LocalCount))
-				}
-				if d := row.Delta[0]; row.Local[0] > 0 && math.Abs(float64(d)) > 0.1*float64(row.Local[0]) && math.Abs(float64(d)) > 20e3 {
-					m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s p50 differs by %s (%+.0f%%)", row.Metric, fmtDur(d), 100*float64(d)/float64(row.Local[0])))
-				}
-			}
+			m.addMirror(i, hists[i], mirrors[i])
 		}
 	}
 	if m.Warnings == nil {
-		m.Warnings = []Warning{}
+		m.Warnings = []warning{}
 	}
 	return m, nil
 }
 
+// addMirror sets run i's local capture beside its mirror capture and warns
+// where they disagree.
+func (m *Model) addMirror(i int, local, mirror map[string]*dist) {
+	md := mirrorDiff(i, local, mirror)
+	m.Mirror = append(m.Mirror, md)
+	for _, row := range md.Rows {
+		if row.LocalCount == 0 && row.MirrorCount == 0 {
+			continue
+		}
+		if row.LocalCount != row.MirrorCount {
+			m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s has %d samples in the mirror capture and %d locally", row.Metric, row.MirrorCount, row.LocalCount))
+		}
+		if d := row.Delta[0]; row.Local[0] > 0 && math.Abs(float64(d)) > 0.1*float64(row.Local[0]) && math.Abs(float64(d)) > 20e3 {
+			m.warn(i, "warn", fmt.Sprintf("mirror vs local: %s p50 differs by %s (%+.0f%%)", row.Metric, fmtDur(d), 100*float64(d)/float64(row.Local[0])))
+		}
+	}
+}
+
 func (m *Model) warn(run int, level, text string) {
-	m.Warnings = append(m.Warnings, Warning{Run: run, Level: level, Text: text})
+	m.Warnings = append(m.Warnings, warning{Run: run, Level: level, Text: text})
 }
 
 func uniqueLabels(runs []*Run) {
@@ -483,9 +487,9 @@ func uniqueLabels(runs []*Run) {
 	}
 }
 
-func runInfo(r *Run) RunInfo {
+func runInfo(r *Run) runMeta {
 	clean := filepath.Clean(r.Dir)
-	ri := RunInfo{
+	ri := runMeta{
 		Label:        r.Label,
 		Dir:          filepath.Base(filepath.Dir(clean)) + "/" + filepath.Base(clean),
 		Scenario:     r.Scenario.Name,
@@ -509,7 +513,7 @@ func runInfo(r *Run) RunInfo {
 		ri.Status, ri.Revision, ri.GoVersion = e.Status, e.Version, e.GoVersion
 		for _, rep := range e.Repetitions {
 			for _, p := range rep.Points {
-				ri.Points = append(ri.Points, Point{Rep: rep.Repetition, Name: p.Name, Packets: p.Packets, Drops: p.Drops})
+				ri.Points = append(ri.Points, capturePoint{Rep: rep.Repetition, Name: p.Name, Packets: p.Packets, Drops: p.Drops})
 			}
 			for _, em := range rep.Emulators {
 				ri.Emulators = append(ri.Emulators, emulators(rep.Repetition, em.Host, em.Data)...)
@@ -518,7 +522,7 @@ func runInfo(r *Run) RunInfo {
 	}
 	s := r.Summary
 	d := s.Decode
-	ri.Decode = DecodeCount{Packets: s.Capture.Packets, KernelDrops: s.Capture.Drops, Records: d.Records, Decrypted: d.RecordsDecrypted, NoKey: d.RecordsNoKey,
+	ri.Decode = decodeCount{Packets: s.Capture.Packets, KernelDrops: s.Capture.Drops, Records: d.Records, Decrypted: d.RecordsDecrypted, NoKey: d.RecordsNoKey,
 		TCPGaps: d.TCP.Gaps, SeqGaps: d.Gaps.Gaps, Ticks: d.Ticks, Orders: d.Orders, Acks: d.Acks, Unmatched: d.OrdersUnmatched, LastTickOnly: d.OrdersLastTick}
 	return ri
 }
@@ -607,39 +611,27 @@ func (m *Model) machineWarnings(i int, ref, r *Run) {
 }
 
 func (m *Model) tables(runs []*Run, hists []map[string]*dist) {
-	rng := newRNG()
+	judged := make([]gateRows, len(runs))
+	for i := 1; i < len(runs); i++ {
+		line, rows := judge(runs[0], runs[i])
+		line.Run = i
+		m.Gate = append(m.Gate, line)
+		judged[i] = rows
+	}
 	for _, name := range latency.MetricNames {
-		t := MetricTable{Metric: name}
+		t := metricTable{Metric: name}
 		for i, r := range runs {
 			d := hists[i][name]
-			row := Row{Run: i, Count: d.count(), Mean: r.Summary.Metrics[name].MeanNS}
+			row := tableRow{Run: i, Count: d.count(), Mean: r.Summary.Metrics[name].MeanNS, RepRange: repRange(r.Summary, name)}
 			for k, q := range tableQ {
 				row.Values[k] = d.quantile(q)
 			}
 			if i > 0 {
 				ref := hists[0][name]
-				refReps, reps := repValues(runs[0].Summary, name), repValues(r.Summary, name)
 				for k, q := range tableQ {
-					dl := delta(ref, d, q, rng)
-					if len(refReps) > 1 && len(reps) > 1 && q < 1 {
-						dl.Reps = repTest(refReps, reps, k)
-					}
+					dl := difference(ref.quantile(q), row.Values[k])
+					judged[i].mark(&dl, name, k)
 					row.Deltas = append(row.Deltas, dl)
-				}
-			}
-			if len(r.Summary.Repetitions) > 1 {
-				row.RepRange = make([][2]int64, 5)
-				for j, rs := range r.Summary.Repetitions {
-					mt := rs.Metrics[name]
-					v := [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS}
-					for k := range v {
-						if j == 0 || v[k] < row.RepRange[k][0] {
-							row.RepRange[k][0] = v[k]
-						}
-						if j == 0 || v[k] > row.RepRange[k][1] {
-							row.RepRange[k][1] = v[k]
-						}
-					}
 				}
 			}
 			t.Rows = append(t.Rows, row)
@@ -648,65 +640,33 @@ func (m *Model) tables(runs []*Run, hists []map[string]*dist) {
 	}
 }
 
-// repAlpha is the level of the per-repetition test.
-const repAlpha = 0.05
-
-// repValues lists each repetition's five columns of one metric.
-func repValues(s *pipeline.Summary, name string) [][5]int64 {
-	var out [][5]int64
-	for _, rs := range s.Repetitions {
+// repRange is the lowest and highest value of each column over the
+// repetitions of s; nil with fewer than two.
+func repRange(s *pipeline.Summary, name string) [][2]int64 {
+	if len(s.Repetitions) < 2 {
+		return nil
+	}
+	out := make([][2]int64, 5)
+	for j, rs := range s.Repetitions {
 		mt := rs.Metrics[name]
-		if mt.Count == 0 {
-			continue
+		v := [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS}
+		for k := range v {
+			if j == 0 || v[k] < out[k][0] {
+				out[k][0] = v[k]
+			}
+			if j == 0 || v[k] > out[k][1] {
+				out[k][1] = v[k]
+			}
 		}
-		out = append(out, [5]int64{mt.P50NS, mt.P90NS, mt.P99NS, mt.P999NS, mt.MaxNS})
 	}
 	return out
 }
 
-// repTest runs the gate's one-sided Mann–Whitney test both ways on column k.
-func repTest(ref, run [][5]int64, k int) *RepTest {
-	a, b := make([]float64, len(ref)), make([]float64, len(run))
-	for i, v := range ref {
-		a[i] = float64(v[k])
-	}
-	for i, v := range run {
-		b[i] = float64(v[k])
-	}
-	t := &RepTest{N: len(run), RefN: len(ref), Sig: "same"}
-	up, down := gate.MannWhitney(a, b).P, gate.MannWhitney(b, a).P
-	t.P = math.Round(min(up, down)*1e4) / 1e4
-	switch {
-	case gate.MinP(len(a), len(b)) > repAlpha:
-		t.Sig = "untested"
-	case up < repAlpha:
-		t.Sig = "slower"
-	case down < repAlpha:
-		t.Sig = "faster"
-	}
-	return t
-}
-
-// minBootSamples is the fewest samples per run for a significance mark.
-const minBootSamples = 20
-
-func delta(ref, d *dist, q float64, rng *rand.Rand) Delta {
-	a, b := ref.quantile(q), d.quantile(q)
-	dl := Delta{Abs: b - a, Sig: "untested"}
+// difference is run value b against reference value a.
+func difference(a, b int64) delta {
+	dl := delta{Abs: b - a}
 	if a != 0 {
 		dl.Rel = math.Round(float64(b-a)/float64(a)*1e4) / 1e4
-	}
-	if q >= 1 || ref.count() < minBootSamples || d.count() < minBootSamples {
-		return dl
-	}
-	dl.Lo, dl.Hi = bootDelta(ref, d, q, rng)
-	switch {
-	case dl.Lo > 0:
-		dl.Sig = "slower"
-	case dl.Hi < 0:
-		dl.Sig = "faster"
-	default:
-		dl.Sig = "same"
 	}
 	return dl
 }
@@ -719,30 +679,30 @@ const (
 
 // ninesCurve samples d at x = 1/(1-q) from 1 (q=0) to the deepest quantile
 // the sample count supports, then the max at x = count.
-func ninesCurve(d *dist) []XY {
+func ninesCurve(d *dist) []xy {
 	n := d.count()
 	if n == 0 {
 		return nil
 	}
 	limit := math.Min(float64(n), ninesMaxX)
-	var out []XY
+	var out []xy
 	for k := 0; ; k++ {
 		x := math.Pow(10, float64(k)/ninesPerDecade)
 		if x > limit*(1+1e-9) {
 			break
 		}
 		q := 1 - 1/x
-		out = append(out, XY{X: round4(x), V: d.quantile(q)})
+		out = append(out, xy{X: round4(x), V: d.quantile(q)})
 	}
 	if last := out[len(out)-1]; last.X < float64(n) || last.V != d.max {
-		out = append(out, XY{X: round4(math.Max(float64(n), last.X*1.01)), V: d.max})
+		out = append(out, xy{X: round4(math.Max(float64(n), last.X*1.01)), V: d.max})
 	}
 	return out
 }
 
 // cdfCurve returns at most cdfPoints points of the empirical CDF, denser
 // where the distribution moves.
-func cdfCurve(d *dist) []XY {
+func cdfCurve(d *dist) []xy {
 	n := d.count()
 	if n == 0 {
 		return nil
@@ -752,12 +712,12 @@ func cdfCurve(d *dist) []XY {
 	if step < 1 {
 		step = 1
 	}
-	var out []XY
+	var out []xy
 	for i := 0; i < len(d.vals); i += step {
-		out = append(out, XY{X: round4(float64(d.cum[i]) / float64(n)), V: d.vals[i]})
+		out = append(out, xy{X: round4(float64(d.cum[i]) / float64(n)), V: d.vals[i]})
 	}
 	if last := len(d.vals) - 1; len(out) == 0 || out[len(out)-1].V != d.vals[last] {
-		out = append(out, XY{X: 1, V: d.vals[last]})
+		out = append(out, xy{X: 1, V: d.vals[last]})
 	}
 	return out
 }
@@ -819,7 +779,7 @@ func histogram(d *dist, edges []int64) []float64 {
 
 func (m *Model) plots(runs []*Run, hists, mirrors []map[string]*dist) {
 	for _, name := range latency.MetricNames {
-		p := MetricPlot{Metric: name}
+		p := metricPlot{Metric: name}
 		var all []*dist
 		type src struct {
 			name string
@@ -841,7 +801,7 @@ func (m *Model) plots(runs []*Run, hists, mirrors []map[string]*dist) {
 			if s.d.count() == 0 {
 				continue
 			}
-			p.Series = append(p.Series, Series{Name: s.name, Run: s.run, Count: s.d.count(), Nines: ninesCurve(s.d), CDF: cdfCurve(s.d), Hist: histogram(s.d, p.Bins)})
+			p.Series = append(p.Series, series{Name: s.name, Run: s.run, Count: s.d.count(), Nines: ninesCurve(s.d), CDF: cdfCurve(s.d), Hist: histogram(s.d, p.Bins)})
 		}
 		m.Metrics = append(m.Metrics, p)
 	}
@@ -868,7 +828,7 @@ func (m *Model) groups(runs []*Run) error {
 			continue // one member per run: the breakdown repeats the totals
 		}
 		for _, metric := range latency.MetricNames {
-			g := Group{Kind: kind, Metric: metric}
+			g := group{Kind: kind, Metric: metric}
 			for i, r := range runs {
 				byName := r.Summary.Groups[kind]
 				names := make([]string, 0, len(byName))
@@ -886,13 +846,13 @@ func (m *Model) groups(runs []*Run) error {
 						return &Error{Path: filepath.Join(r.Dir, "summary.json"), Err: fmt.Errorf("groups.%s.%s.%s: %w", kind, n, metric, err)}
 					}
 					d := newDist(h)
-					g.Rows = append(g.Rows, GroupRow{Run: i, Name: n, Count: d.count(), Values: [5]int64{d.quantile(.5), d.quantile(.9), d.quantile(.99), d.quantile(.999), d.max}})
+					g.Rows = append(g.Rows, groupRow{Run: i, Name: n, Count: d.count(), Values: [5]int64{d.quantile(.5), d.quantile(.9), d.quantile(.99), d.quantile(.999), d.max}})
 					if len(g.Series) < maxGroupSeries {
 						label := n
 						if len(runs) > 1 {
 							label = r.Label + " · " + n
 						}
-						g.Series = append(g.Series, Series{Name: label, Run: i, Count: d.count(), Nines: ninesCurve(d)})
+						g.Series = append(g.Series, series{Name: label, Run: i, Count: d.count(), Nines: ninesCurve(d)})
 					}
 				}
 			}
@@ -944,8 +904,8 @@ func eventSample(ev *Event) (string, int64, bool) {
 
 // timeline buckets every repetition's events by wire time; repetitions are
 // laid end to end.
-func timeline(i int, r *Run) Timeline {
-	t := Timeline{Run: i, BucketMS: int(bucketNS / int64(time.Millisecond))}
+func timeline(i int, r *Run) runTimeline {
+	t := runTimeline{Run: i, BucketMS: int(bucketNS / int64(time.Millisecond))}
 	per := map[string]map[int64][]int64{}
 	var offset int64 // in buckets
 	for ri, rep := range r.Reps {
@@ -988,11 +948,11 @@ func timeline(i int, r *Run) Timeline {
 			keys = append(keys, k)
 		}
 		sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
-		tm := TimelineMetric{Metric: name}
+		tm := timelineMetric{Metric: name}
 		for _, k := range keys {
 			vs := bs[k]
 			d := distOf(vs)
-			tm.Buckets = append(tm.Buckets, Bucket{T: round4(float64(k) * float64(bucketNS) / 1e9), N: len(vs), P50: d.quantile(.5), P99: d.quantile(.99), Max: d.max})
+			tm.Buckets = append(tm.Buckets, bucket{T: round4(float64(k) * float64(bucketNS) / 1e9), N: len(vs), P50: d.quantile(.5), P99: d.quantile(.99), Max: d.max})
 		}
 		t.Metrics = append(t.Metrics, tm)
 	}
@@ -1015,8 +975,8 @@ type tickKey struct {
 
 // split joins the traders' timestamps with the captured events of each
 // repetition: orders by order id, ticks by (conn, symbol, seq).
-func split(i int, r *Run) Split {
-	sp := Split{Run: i}
+func split(i int, r *Run) tradeSplit {
+	sp := tradeSplit{Run: i}
 	vals := make([][]int64, len(splitParts))
 	for _, rep := range r.Reps {
 		ticks := map[tickKey]int64{}
@@ -1070,7 +1030,7 @@ func split(i int, r *Run) Split {
 		}
 	}
 	for k, p := range splitParts {
-		part := Part{Name: p.name, Desc: p.desc, Count: len(vals[k])}
+		part := splitPart{Name: p.name, Desc: p.desc, Count: len(vals[k])}
 		if len(vals[k]) > 0 {
 			d := distOf(vals[k])
 			var sum float64
@@ -1090,10 +1050,10 @@ func split(i int, r *Run) Split {
 }
 
 // slowest lists the slowest samples of each metric over all repetitions.
-func slowest(i int, r *Run) []Slow {
-	var out []Slow
+func slowest(i int, r *Run) []slowSample {
+	var out []slowSample
 	for _, name := range latency.MetricNames {
-		var top []Slow
+		var top []slowSample
 		for _, rep := range r.Reps {
 			var first int64 = math.MaxInt64
 			for k := range rep.Events {
@@ -1110,7 +1070,7 @@ func slowest(i int, r *Run) []Slow {
 				if len(top) == slowestN && v <= top[slowestN-1].ValueNS {
 					continue
 				}
-				s := Slow{Run: i, Rep: rep.N, Metric: name, ValueNS: v, WireNS: ev.WireNS, AtS: round4(float64(ev.WireNS-first) / 1e9), Conn: ev.Conn, Symbol: ev.Symbol, OrderID: ev.OrderID}
+				s := slowSample{Run: i, Rep: rep.N, Metric: name, ValueNS: v, WireNS: ev.WireNS, AtS: round4(float64(ev.WireNS-first) / 1e9), Conn: ev.Conn, Symbol: ev.Symbol, OrderID: ev.OrderID}
 				if ev.Kind == "tick" {
 					s.Seq = ev.Seq
 				}
@@ -1126,14 +1086,14 @@ func slowest(i int, r *Run) []Slow {
 	return out
 }
 
-func conns(i int, r *Run) []Conn {
-	var out []Conn
+func conns(i int, r *Run) []connRow {
+	var out []connRow
 	for _, rep := range r.Reps {
 		if rep.Summary == nil {
 			continue
 		}
 		for _, c := range rep.Summary.Connections {
-			cn := Conn{Run: i, Rep: rep.N, Conn: c.Conn, App: c.App, Profile: c.Profile, Bytes: c.Bytes, GapBytes: c.GapBytes,
+			cn := connRow{Run: i, Rep: rep.N, Conn: c.Conn, App: c.App, Profile: c.Profile, Bytes: c.Bytes, GapBytes: c.GapBytes,
 				WSMessages: c.WSMessages, Ticks: c.Ticks, Orders: c.Orders, Acks: c.Acks, Errors: c.Errors}
 			if t := c.TLS; t != nil {
 				cn.TLS = strings.TrimSpace("TLS " + t.Version + " " + t.Suite)
@@ -1145,11 +1105,11 @@ func conns(i int, r *Run) []Conn {
 	return out
 }
 
-func mirrorDiff(i int, local, mirror map[string]*dist) MirrorDiff {
-	md := MirrorDiff{Run: i}
+func mirrorDiff(i int, local, mirror map[string]*dist) mirrorTable {
+	md := mirrorTable{Run: i}
 	for _, name := range latency.MetricNames {
 		l, mi := local[name], mirror[name]
-		row := MirrorRow{Metric: name, LocalCount: l.count(), MirrorCount: mi.count()}
+		row := mirrorRow{Metric: name, LocalCount: l.count(), MirrorCount: mi.count()}
 		for k, q := range tableQ {
 			row.Local[k], row.Mirror[k] = l.quantile(q), mi.quantile(q)
 			row.Delta[k] = row.Mirror[k] - row.Local[k]
@@ -1161,7 +1121,7 @@ func mirrorDiff(i int, local, mirror map[string]*dist) MirrorDiff {
 
 // scenarioDiff compares resolved scenarios line by line (comments and
 // blank lines ignored); nil when they are the same.
-func scenarioDiff(ref, run string) *ScenarioDiff {
+func scenarioDiff(ref, run string) *scenarioChange {
 	if ref == "" || run == "" {
 		return nil
 	}
@@ -1175,7 +1135,7 @@ func scenarioDiff(ref, run string) *ScenarioDiff {
 		return m
 	}
 	a, b := count(ref), count(run)
-	d := &ScenarioDiff{}
+	d := &scenarioChange{}
 	const maxLines = 40
 	for _, l := range strings.Split(ref, "\n") {
 		l = strings.TrimRight(l, " \t\r")
@@ -1235,7 +1195,7 @@ func trim3(v float64) string {
 
 // emulators reads a link emulator's stats JSON (lab/linkemu.Stats); a
 // missing or unreadable record gives nothing.
-func emulators(rep int, host string, data json.RawMessage) []Emulator {
+func emulators(rep int, host string, data json.RawMessage) []emulator {
 	if len(data) == 0 {
 		return nil
 	}
@@ -1243,7 +1203,7 @@ func emulators(rep int, host string, data json.RawMessage) []Emulator {
 	if json.Unmarshal(data, &st) != nil {
 		return nil
 	}
-	var out []Emulator
+	var out []emulator
 	for _, d := range []struct {
 		name string
 		s    linkemu.DirStats
@@ -1252,7 +1212,7 @@ func emulators(rep int, host string, data json.RawMessage) []Emulator {
 		if s.Received == 0 && s.Params == "" {
 			continue
 		}
-		out = append(out, Emulator{Rep: rep, Host: host, Dir: d.name, Params: s.Params, Forwarded: s.Forwarded,
+		out = append(out, emulator{Rep: rep, Host: host, Dir: d.name, Params: s.Params, Forwarded: s.Forwarded,
 			Dropped: s.DroppedLoss + s.DroppedQueue + s.DroppedOversize + s.SendErrors, Late: s.Late, Kernel: s.KernelDrops,
 			ReleaseP50: s.ReleaseError.P50Ns, ReleaseP99: s.ReleaseError.P99Ns, ReleaseMax: s.ReleaseError.MaxNs})
 	}

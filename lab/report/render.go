@@ -31,8 +31,8 @@ var (
 		"add":    func(a, b float64) float64 { return a + b },
 		"sub":    func(a, b float64) float64 { return a - b },
 		"half":   func(a float64) float64 { return a / 2 },
-		"right":  func(r Rect) float64 { return r.X + r.W },
-		"bottom": func(r Rect) float64 { return r.Y + r.H },
+		"right":  func(r rect) float64 { return r.X + r.W },
+		"bottom": func(r rect) float64 { return r.Y + r.H },
 		"mod":    func(i int) int { return i % paletteSize },
 		"add2":   func(a, b int) int { return a + b },
 	}
@@ -64,28 +64,28 @@ type view struct {
 	SlowN     int
 	Emulators []struct {
 		Label string
-		E     Emulator
+		E     emulator
 	}
 	Points []struct {
 		Label string
-		P     Point
+		P     capturePoint
 	}
 	Tables     []tableView
 	Dist       []distView
 	Timelines  []timelineView
-	SplitChart *Chart
+	SplitChart *chart
 	Splits     []splitView
 	Groups     []groupView
 	Mirror     []mirrorView
 	Slowest    []struct {
 		Label string
-		S     Slow
+		S     slowSample
 	}
 	Conns []struct {
 		Label string
-		C     Conn
+		C     connRow
 	}
-	ChartData map[string][]HoverSeries
+	ChartData map[string][]hoverSeries
 	Script    template.JS
 	Metrics   []string // metric names in display order (trend columns)
 }
@@ -94,52 +94,54 @@ type tableView struct {
 	Metric string
 	Rows   []struct {
 		Label string
-		R     Row
+		R     tableRow
 		Cells []cellView
 	}
 }
 
 type cellView struct {
-	V     int64
-	D     *Delta
-	Range []int64
+	V       int64
+	D       *delta
+	Gate    string // the gate's ratio, interval and p-value (gateText)
+	GateWhy string
+	Range   []int64
 }
 
 type distView struct {
 	Metric           string
-	Nines, CDF, Hist *Chart
+	Nines, CDF, Hist *chart
 }
 
 type timelineView struct {
 	Label  string
-	Charts []*Chart
+	Charts []*chart
 }
 
 type splitView struct {
 	Label string
-	S     Split
-	Chart *Chart
+	S     tradeSplit
+	Chart *chart
 }
 
 type groupView struct {
-	G    Group
+	G    group
 	Rows []struct {
 		Label string
-		R     GroupRow
+		R     groupRow
 	}
-	Chart *Chart
+	Chart *chart
 }
 
 type mirrorView struct {
 	Label string
 	Rows  []struct {
-		MirrorRow
+		mirrorRow
 		Cells []struct{ L, M, D int64 }
 	}
 }
 
-// Render writes the page for m.
-func Render(w io.Writer, m *Model) error {
+// render writes the page for m.
+func render(w io.Writer, m *Model) error {
 	v := newView(m)
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if err := pageTmpl.ExecuteTemplate(bw, "page", v); err != nil {
@@ -155,51 +157,15 @@ func newView(m *Model) *view {
 		gen = "dev"
 	}
 	v := &view{M: m, Version: gen, CSP: pageCSP, Compare: len(m.Runs) > 1, BucketMS: int(bucketNS / 1e6), SlowN: slowestN,
-		ChartData: map[string][]HoverSeries{}, Script: template.JS(pageJS), Metrics: metricOrder}
-	for _, r := range m.Runs {
-		v.Labels = append(v.Labels, r.Label)
-		for _, e := range r.Emulators {
-			v.Emulators = append(v.Emulators, struct {
-				Label string
-				E     Emulator
-			}{r.Label, e})
-		}
-		for _, p := range r.Points {
-			v.Points = append(v.Points, struct {
-				Label string
-				P     Point
-			}{r.Label, p})
-		}
-	}
-	add := func(c *Chart) *Chart {
+		ChartData: map[string][]hoverSeries{}, Script: template.JS(pageJS), Metrics: metricOrder}
+	v.listRuns(m.Runs)
+	add := func(c *chart) *chart {
 		if c != nil {
 			v.ChartData[c.ID] = c.Hover
 		}
 		return c
 	}
-	for _, t := range m.Table {
-		tv := tableView{Metric: t.Metric}
-		for _, r := range t.Rows {
-			row := struct {
-				Label string
-				R     Row
-				Cells []cellView
-			}{Label: v.Labels[r.Run], R: r}
-			for k, val := range r.Values {
-				c := cellView{V: val}
-				if k < len(r.Deltas) {
-					d := r.Deltas[k]
-					c.D = &d
-				}
-				if k < len(r.RepRange) {
-					c.Range = r.RepRange[k][:]
-				}
-				row.Cells = append(row.Cells, c)
-			}
-			tv.Rows = append(tv.Rows, row)
-		}
-		v.Tables = append(v.Tables, tv)
-	}
+	v.Tables = tableViews(m.Table, v.Labels)
 	for _, p := range m.Metrics {
 		dv := distView{Metric: p.Metric}
 		if len(p.Series) > 0 {
@@ -220,9 +186,9 @@ func newView(m *Model) *view {
 	for _, s := range m.Splits {
 		sv := splitView{Label: v.Labels[s.Run], S: s}
 		if s.Joined > 0 {
-			var ser []Series
+			var ser []series
 			for _, p := range s.Parts {
-				ser = append(ser, Series{Name: p.Name, Count: int64(p.Count), Nines: p.Nines})
+				ser = append(ser, series{Name: p.Name, Count: int64(p.Count), Nines: p.Nines})
 			}
 			sv.Chart = add(ninesChart(fmt.Sprintf("split-%d", s.Run), "tick-to-trade parts: percentiles", ser))
 		}
@@ -233,7 +199,7 @@ func newView(m *Model) *view {
 		for _, r := range g.Rows {
 			gv.Rows = append(gv.Rows, struct {
 				Label string
-				R     GroupRow
+				R     groupRow
 			}{v.Labels[r.Run], r})
 		}
 		if len(g.Series) > 0 {
@@ -241,33 +207,91 @@ func newView(m *Model) *view {
 		}
 		v.Groups = append(v.Groups, gv)
 	}
-	for _, md := range m.Mirror {
-		mv := mirrorView{Label: v.Labels[md.Run]}
-		for _, r := range md.Rows {
-			row := struct {
-				MirrorRow
-				Cells []struct{ L, M, D int64 }
-			}{MirrorRow: r}
-			for k := range r.Local {
-				row.Cells = append(row.Cells, struct{ L, M, D int64 }{r.Local[k], r.Mirror[k], r.Delta[k]})
-			}
-			mv.Rows = append(mv.Rows, row)
-		}
-		v.Mirror = append(v.Mirror, mv)
-	}
+	v.Mirror = mirrorViews(m.Mirror, v.Labels)
 	for _, s := range m.Slowest {
 		v.Slowest = append(v.Slowest, struct {
 			Label string
-			S     Slow
+			S     slowSample
 		}{v.Labels[s.Run], s})
 	}
 	for _, c := range m.Conns {
 		v.Conns = append(v.Conns, struct {
 			Label string
-			C     Conn
+			C     connRow
 		}{v.Labels[c.Run], c})
 	}
 	return v
+}
+
+// listRuns sets the run labels and the per-run emulator and capture point
+// lists.
+func (v *view) listRuns(runs []runMeta) {
+	for _, r := range runs {
+		v.Labels = append(v.Labels, r.Label)
+		for _, e := range r.Emulators {
+			v.Emulators = append(v.Emulators, struct {
+				Label string
+				E     emulator
+			}{r.Label, e})
+		}
+		for _, p := range r.Points {
+			v.Points = append(v.Points, struct {
+				Label string
+				P     capturePoint
+			}{r.Label, p})
+		}
+	}
+}
+
+// tableViews lays out the percentile tables: a cell per column with its
+// delta and the gate's verdict under it.
+func tableViews(tables []metricTable, labels []string) []tableView {
+	var out []tableView
+	for _, t := range tables {
+		tv := tableView{Metric: t.Metric}
+		for _, r := range t.Rows {
+			row := struct {
+				Label string
+				R     tableRow
+				Cells []cellView
+			}{Label: labels[r.Run], R: r}
+			for k, val := range r.Values {
+				c := cellView{V: val}
+				if k < len(r.Deltas) {
+					d := r.Deltas[k]
+					c.D = &d
+					c.Gate, c.GateWhy = gateText(&d)
+				}
+				if k < len(r.RepRange) {
+					c.Range = r.RepRange[k][:]
+				}
+				row.Cells = append(row.Cells, c)
+			}
+			tv.Rows = append(tv.Rows, row)
+		}
+		out = append(out, tv)
+	}
+	return out
+}
+
+// mirrorViews sets each run's local and mirror percentiles side by side.
+func mirrorViews(diffs []mirrorTable, labels []string) []mirrorView {
+	var out []mirrorView
+	for _, md := range diffs {
+		mv := mirrorView{Label: labels[md.Run]}
+		for _, r := range md.Rows {
+			row := struct {
+				mirrorRow
+				Cells []struct{ L, M, D int64 }
+			}{mirrorRow: r}
+			for k := range r.Local {
+				row.Cells = append(row.Cells, struct{ L, M, D int64 }{r.Local[k], r.Mirror[k], r.Delta[k]})
+			}
+			mv.Rows = append(mv.Rows, row)
+		}
+		out = append(out, mv)
+	}
+	return out
 }
 
 // WriteFile renders m into path, atomically (a temporary file renamed).
@@ -277,7 +301,7 @@ func WriteFile(path string, m *Model) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := Render(tmp, m); err != nil {
+	if err := render(tmp, m); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -323,6 +347,8 @@ func sigMark(sig string) string {
 		return "▼"
 	case "same":
 		return "·"
+	case "inconclusive":
+		return "?"
 	}
 	return ""
 }

@@ -142,62 +142,6 @@ func TestDistOfSamples(t *testing.T) {
 	}
 }
 
-func histOf(rng *rand.Rand, n int, scale float64) *dist {
-	h := latency.NewHistogram()
-	for i := 0; i < n; i++ {
-		h.Record(int64(scale * math.Exp(rng.NormFloat64()*0.3+10)))
-	}
-	return newDist(h)
-}
-
-// The bootstrap calls a 20% shift significant and a second sample of the
-// same distribution not, and its interval covers the true difference.
-func TestBootstrapDelta(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	a := histOf(rng, 4000, 1)
-	same := histOf(rng, 4000, 1)
-	slow := histOf(rng, 4000, 1.2)
-	boot := newRNG()
-	for _, q := range []float64{0.5, 0.9, 0.99} {
-		if d := delta(a, slow, q, boot); d.Sig != "slower" || d.Lo > d.Abs || d.Hi < d.Abs {
-			t.Errorf("q=%g, 20%% slower: %+v", q, d)
-		}
-		if d := delta(slow, a, q, boot); d.Sig != "faster" {
-			t.Errorf("q=%g, 20%% faster: %+v", q, d)
-		}
-	}
-	if d := delta(a, same, 0.5, boot); d.Sig != "same" {
-		t.Errorf("same distribution at p50: %+v", d)
-	}
-	if d := delta(a, slow, 1, boot); d.Sig != "untested" {
-		t.Errorf("max: %+v", d)
-	}
-	few := histOf(rng, minBootSamples-1, 2)
-	if d := delta(a, few, 0.5, boot); d.Sig != "untested" {
-		t.Errorf("too few samples: %+v", d)
-	}
-}
-
-// The Beta draw of the k-th order statistic has mean k/(n+1).
-func TestOrderStatRank(t *testing.T) {
-	rng := newRNG()
-	for _, c := range []struct{ k, n int64 }{{1, 10}, {50, 100}, {990, 1000}} {
-		var sum float64
-		const iters = 4000
-		for i := 0; i < iters; i++ {
-			r := orderStatRank(c.k, c.n, rng)
-			if r < 1 || r > c.n {
-				t.Fatalf("k=%d n=%d: rank %d out of range", c.k, c.n, r)
-			}
-			sum += float64(r)
-		}
-		want := float64(c.k)/float64(c.n+1)*float64(c.n) + 0.5 // ceil adds half a rank on average
-		if got := sum / iters; math.Abs(got-want) > 0.03*float64(c.n)+1 {
-			t.Errorf("k=%d n=%d: mean rank %.1f, want about %.1f", c.k, c.n, got, want)
-		}
-	}
-}
-
 func TestLoadErrors(t *testing.T) {
 	good := filepath.Join("testdata", "runs", "quick")
 	cases := []struct {
@@ -283,7 +227,7 @@ func renderString(t testing.TB, runs ...*Run) string {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Render(&buf, m); err != nil {
+	if err := render(&buf, m); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -300,7 +244,7 @@ func TestHostileStringsEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Render(&buf, m); err != nil {
+	if err := render(&buf, m); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
@@ -336,7 +280,7 @@ func TestHostileStringsEscaped(t *testing.T) {
 	// The JSON block must parse back to the planted names.
 	a := strings.Index(page, `<script type="application/json" id="chart-data">`)
 	b := strings.Index(page[a:], "</script>")
-	var data map[string][]HoverSeries
+	var data map[string][]hoverSeries
 	blob := page[a+len(`<script type="application/json" id="chart-data">`) : a+b]
 	if err := json.Unmarshal([]byte(blob), &data); err != nil {
 		t.Fatalf("chart data block: %v", err)
@@ -391,38 +335,5 @@ func TestMirrorDiff(t *testing.T) {
 	// Each metric is drawn for both captures.
 	if n := len(m.Metrics[0].Series); n != 2 {
 		t.Errorf("%d feed latency series, want local and mirror", n)
-	}
-}
-
-func TestRepTest(t *testing.T) {
-	col := func(vs ...int64) [][5]int64 {
-		out := make([][5]int64, len(vs))
-		for i, v := range vs {
-			out[i] = [5]int64{v, v, v, v, v}
-		}
-		return out
-	}
-	cases := []struct {
-		name     string
-		ref, run [][5]int64
-		sig      string
-	}{
-		{"all slower", col(10, 11, 12, 13, 14), col(20, 21, 22, 23, 24), "slower"},
-		{"all faster", col(20, 21, 22, 23, 24), col(10, 11, 12, 13, 14), "faster"},
-		{"interleaved", col(10, 12, 14, 16, 18), col(11, 13, 15, 17, 19), "same"},
-		{"two each cannot reach 0.05", col(10, 11), col(20, 21), "untested"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := repTest(c.ref, c.run, 2)
-			if r.Sig != c.sig || r.N != len(c.run) || r.RefN != len(c.ref) {
-				t.Errorf("%+v, want sig %q", r, c.sig)
-			}
-			if c.sig == "slower" || c.sig == "faster" {
-				if r.P >= repAlpha {
-					t.Errorf("p = %g for a clean separation", r.P)
-				}
-			}
-		})
 	}
 }

@@ -8,56 +8,56 @@ import (
 )
 
 // Charts are laid out here, in Go, as plain geometry: the template turns
-// a Chart into SVG elements, so no string from the data is ever spliced
+// a chart into SVG elements, so no string from the data is ever spliced
 // into markup by hand.
 
-// Chart is one SVG figure.
-type Chart struct {
+// chart is one SVG figure.
+type chart struct {
 	ID      string // unique in the page
 	Kind    string // nines, cdf, hist, timeline, split
 	Title   string
 	Note    string
 	W, H    int
-	Plot    Rect // the data area
-	XTicks  []Tick
-	YTicks  []Tick
+	Plot    rect // the data area
+	XTicks  []axisTick
+	YTicks  []axisTick
 	XLabel  string
 	YLabel  string
-	Series  []SVGSeries
-	Marks   []Tick // vertical markers (repetition starts)
-	Rate    *RatePanel
-	Hover   []HoverSeries // what the script shows under the pointer
+	Series  []svgSeries
+	Marks   []axisTick // vertical markers (repetition starts)
+	Rate    *ratePanel
+	Hover   []hoverSeries // what the script shows under the pointer
 	Stacked bool          // bars with a legend but no lines
 	TickY   float64       // baseline of the x tick labels
 }
 
-// Rect is a rectangle in SVG pixels.
-type Rect struct{ X, Y, W, H float64 }
+// rect is a rectangle in SVG pixels.
+type rect struct{ X, Y, W, H float64 }
 
-// Tick is a position (pixels) with its label.
-type Tick struct {
+// axisTick is a position (pixels) with its label.
+type axisTick struct {
 	P     float64
 	Label string
 }
 
-// SVGSeries is one drawn series: a path, bars, or both.
-type SVGSeries struct {
+// svgSeries is one drawn series: a path, bars, or both.
+type svgSeries struct {
 	Index int // colour and toggle index
 	Name  string
 	Path  string
 	Dash  bool
-	Bars  []Rect
+	Bars  []rect
 }
 
-// RatePanel is the message-rate strip under a timeline.
-type RatePanel struct {
-	Box    Rect
-	YTicks []Tick
-	Bars   []Rect
+// ratePanel is the message-rate strip under a timeline.
+type ratePanel struct {
+	Box    rect
+	YTicks []axisTick
+	Bars   []rect
 }
 
-// HoverSeries is one series' points as the script sees them.
-type HoverSeries struct {
+// hoverSeries is one series' points as the script sees them.
+type hoverSeries struct {
 	Name string   `json:"name"`
 	Idx  int      `json:"i"`
 	Pts  [][3]any `json:"p"` // x px, y px, label
@@ -126,8 +126,8 @@ func niceStep(raw float64) float64 {
 	return 10 * p
 }
 
-func (a axis) ticks() []Tick {
-	var out []Tick
+func (a axis) ticks() []axisTick {
+	var out []axisTick
 	label := func(v float64) string {
 		switch {
 		case a.unitDur:
@@ -152,7 +152,7 @@ func (a axis) ticks() []Tick {
 			for _, m := range mult {
 				v := m * math.Pow(10, e)
 				if v >= a.lo*(1-1e-9) && v <= a.hi*(1+1e-9) {
-					out = append(out, Tick{P: a.pos(v), Label: label(v)})
+					out = append(out, axisTick{P: a.pos(v), Label: label(v)})
 				}
 			}
 		}
@@ -168,17 +168,17 @@ func (a axis) ticks() []Tick {
 		if math.Abs(v) < step/1e6 {
 			v = 0
 		}
-		out = append(out, Tick{P: a.pos(v), Label: label(v)})
+		out = append(out, axisTick{P: a.pos(v), Label: label(v)})
 	}
 	return out
 }
 
 // ninesTicks labels x = 1/(1-q) with percentiles.
-func ninesTicks(a axis) []Tick {
-	out := []Tick{{P: a.pos(1), Label: "0%"}, {P: a.pos(2), Label: "50%"}}
+func ninesTicks(a axis) []axisTick {
+	out := []axisTick{{P: a.pos(1), Label: "0%"}, {P: a.pos(2), Label: "50%"}}
 	lbl := "90"
 	for x := 10.0; x <= a.hi*(1+1e-9); x *= 10 {
-		out = append(out, Tick{P: a.pos(x), Label: lbl + "%"})
+		out = append(out, axisTick{P: a.pos(x), Label: lbl + "%"})
 		if lbl == "90" {
 			lbl = "99"
 		} else if lbl == "99" {
@@ -198,8 +198,8 @@ func ninesLabel(x float64) string {
 	return "p" + s
 }
 
-func plotRect(w, h int) Rect {
-	return Rect{X: padL, Y: padT, W: float64(w - padL - padR), H: float64(h - padT - padB)}
+func plotRect(w, h int) rect {
+	return rect{X: padL, Y: padT, W: float64(w - padL - padR), H: float64(h - padT - padB)}
 }
 
 // pathOf joins points into an SVG path, breaking it where ok is false.
@@ -250,12 +250,12 @@ type curve struct {
 }
 
 // lineChart draws curves on the axes; the caller sets titles.
-func lineChart(id, kind string, xa, ya axis, xt []Tick, curves []curve) *Chart {
+func lineChart(id, kind string, xa, ya axis, xt []axisTick, curves []curve) *chart {
 	pr := plotRect(chartW, chartH)
-	c := &Chart{ID: id, Kind: kind, W: chartW, H: chartH, Plot: pr, XTicks: xt, YTicks: ya.ticks(), TickY: pr.Y + pr.H + 16}
+	c := &chart{ID: id, Kind: kind, W: chartW, H: chartH, Plot: pr, XTicks: xt, YTicks: ya.ticks(), TickY: pr.Y + pr.H + 16}
 	for _, cv := range curves {
 		var pb pathBuilder
-		hs := HoverSeries{Name: cv.name, Idx: cv.idx}
+		hs := hoverSeries{Name: cv.name, Idx: cv.idx}
 		for k := range cv.xs {
 			x, y := xa.pos(cv.xs[k]), ya.pos(cv.ys[k])
 			if math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) {
@@ -267,7 +267,7 @@ func lineChart(id, kind string, xa, ya axis, xt []Tick, curves []curve) *Chart {
 				hs.Pts = append(hs.Pts, [3]any{math.Round(x), math.Round(y), cv.hover(k)})
 			}
 		}
-		c.Series = append(c.Series, SVGSeries{Index: cv.idx, Name: cv.name, Path: pb.String(), Dash: cv.dash})
+		c.Series = append(c.Series, svgSeries{Index: cv.idx, Name: cv.name, Path: pb.String(), Dash: cv.dash})
 		c.Hover = append(c.Hover, hs)
 	}
 	return c
@@ -287,7 +287,7 @@ func span(vals ...[]float64) (lo, hi float64) {
 }
 
 // ninesChart plots value against x = 1/(1-q).
-func ninesChart(id, title string, series []Series) *Chart {
+func ninesChart(id, title string, series []series) *chart {
 	pr := plotRect(chartW, chartH)
 	xmax := 10.0
 	var ys [][]float64
@@ -329,7 +329,7 @@ func scaleNote(a axis) string {
 }
 
 // cdfChart plots the fraction of samples at or below a value.
-func cdfChart(id, title string, series []Series) *Chart {
+func cdfChart(id, title string, series []series) *chart {
 	pr := plotRect(chartW, chartH)
 	var xs [][]float64
 	for _, s := range series {
@@ -359,7 +359,7 @@ func cdfChart(id, title string, series []Series) *Chart {
 }
 
 // histChart draws each series as a step line over shared log bins.
-func histChart(id, title string, edges []int64, series []Series) *Chart {
+func histChart(id, title string, edges []int64, series []series) *chart {
 	pr := plotRect(chartW, chartH)
 	if len(edges) < 2 {
 		return nil
@@ -376,11 +376,11 @@ func histChart(id, title string, edges []int64, series []Series) *Chart {
 	}
 	step := niceStep(top / 4)
 	ya := axis{lo: 0, hi: math.Max(step, math.Ceil(top/step)*step), p0: pr.Y + pr.H, p1: pr.Y, unitPct: true}
-	c := &Chart{ID: id, Kind: "hist", Title: title, W: chartW, H: chartH, Plot: pr, XTicks: xa.ticks(), YTicks: ya.ticks(),
+	c := &chart{ID: id, Kind: "hist", Title: title, W: chartW, H: chartH, Plot: pr, XTicks: xa.ticks(), YTicks: ya.ticks(),
 		XLabel: "latency" + scaleNote(xa) + ", " + strconv.Itoa(len(edges)-1) + " bins", YLabel: "share of samples", TickY: pr.Y + pr.H + 16}
 	for i, s := range series {
 		var pb pathBuilder
-		hs := HoverSeries{Name: s.Name, Idx: i}
+		hs := hoverSeries{Name: s.Name, Idx: i}
 		for k, f := range s.Hist {
 			x0, x1 := xa.pos(float64(edges[k])), xa.pos(float64(edges[k+1]))
 			y := ya.pos(f)
@@ -396,7 +396,7 @@ func histChart(id, title string, edges []int64, series []Series) *Chart {
 				pb.add(x1, ya.pos(0))
 			}
 		}
-		c.Series = append(c.Series, SVGSeries{Index: i, Name: s.Name, Path: pb.String()})
+		c.Series = append(c.Series, svgSeries{Index: i, Name: s.Name, Path: pb.String()})
 		c.Hover = append(c.Hover, hs)
 	}
 	return c
@@ -404,10 +404,10 @@ func histChart(id, title string, edges []int64, series []Series) *Chart {
 
 // timelineChart draws p50, p99 and max per bucket and the message rate
 // under them.
-func timelineChart(id, title string, t Timeline, tm TimelineMetric) *Chart {
+func timelineChart(id, title string, t runTimeline, tm timelineMetric) *chart {
 	const h = 350
-	pr := Rect{X: padL, Y: padT, W: chartW - padL - padR, H: 200}
-	rate := Rect{X: padL, Y: pr.Y + pr.H + 22, W: pr.W, H: 80}
+	pr := rect{X: padL, Y: padT, W: chartW - padL - padR, H: 200}
+	rate := rect{X: padL, Y: pr.Y + pr.H + 22, W: pr.W, H: 80}
 	xa := axis{lo: 0, hi: math.Max(t.SpanS, 0.1), p0: pr.X, p1: pr.X + pr.W, unitSecs: true}
 	xa.hi = math.Ceil(xa.hi/niceStep(xa.hi/8)) * niceStep(xa.hi/8)
 	var all []float64
@@ -456,7 +456,7 @@ func timelineChart(id, title string, t Timeline, tm TimelineMetric) *Chart {
 	c.TickY = rate.Y + rate.H + 16
 	c.Title, c.XLabel, c.YLabel = title, "", "latency"+scaleNote(ya)
 	for _, m := range t.RepMarks {
-		c.Marks = append(c.Marks, Tick{P: xa.pos(m), Label: "rep"})
+		c.Marks = append(c.Marks, axisTick{P: xa.pos(m), Label: "rep"})
 	}
 	// Rate strip: messages per second in each bucket.
 	var top float64
@@ -466,15 +466,15 @@ func timelineChart(id, title string, t Timeline, tm TimelineMetric) *Chart {
 	ra := axis{lo: 0, hi: math.Max(1, top), p0: rate.Y + rate.H, p1: rate.Y}
 	step := niceStep(ra.hi / 2)
 	ra.hi = math.Ceil(ra.hi/step) * step
-	rp := &RatePanel{Box: rate}
+	rp := &ratePanel{Box: rate}
 	for v := 0.0; v <= ra.hi+step/1e6; v += step {
-		rp.YTicks = append(rp.YTicks, Tick{P: ra.pos(v), Label: strconv.FormatFloat(v, 'f', -1, 64) + "/s"})
+		rp.YTicks = append(rp.YTicks, axisTick{P: ra.pos(v), Label: strconv.FormatFloat(v, 'f', -1, 64) + "/s"})
 	}
-	rh := HoverSeries{Name: "rate", Idx: 3}
+	rh := hoverSeries{Name: "rate", Idx: 3}
 	for _, b := range tm.Buckets {
 		x0, x1 := xa.pos(b.T), xa.pos(b.T+bw)
 		y := ra.pos(float64(b.N) / bw)
-		rp.Bars = append(rp.Bars, Rect{X: x0, Y: y, W: math.Max(0.8, x1-x0-0.3), H: rate.Y + rate.H - y})
+		rp.Bars = append(rp.Bars, rect{X: x0, Y: y, W: math.Max(0.8, x1-x0-0.3), H: rate.Y + rate.H - y})
 		rh.Pts = append(rh.Pts, [3]any{math.Round((x0 + x1) / 2), math.Round(y), fmt.Sprintf("%.1fs: %d messages (%.0f/s)", b.T, b.N, float64(b.N)/bw)})
 	}
 	c.Hover = append(c.Hover, rh)
@@ -483,7 +483,7 @@ func timelineChart(id, title string, t Timeline, tm TimelineMetric) *Chart {
 }
 
 // splitChart stacks the median of each split component, a bar per run.
-func splitChart(id string, splits []Split, labels []string) *Chart {
+func splitChart(id string, splits []tradeSplit, labels []string) *chart {
 	rows := 0
 	for _, s := range splits {
 		if s.Joined > 0 {
@@ -495,7 +495,7 @@ func splitChart(id string, splits []Split, labels []string) *Chart {
 	}
 	rowH := 26.0
 	h := int(padT+padB+rowH*float64(rows)) + 10
-	pr := Rect{X: 170, Y: padT, W: chartW - 170 - padR, H: rowH * float64(rows)}
+	pr := rect{X: 170, Y: padT, W: chartW - 170 - padR, H: rowH * float64(rows)}
 	var top float64
 	for _, s := range splits {
 		var sum float64
@@ -507,10 +507,10 @@ func splitChart(id string, splits []Split, labels []string) *Chart {
 	xa := axis{lo: 0, hi: math.Max(top, 1), p0: pr.X, p1: pr.X + pr.W, unitDur: true}
 	step := niceStep(xa.hi / 5)
 	xa.hi = math.Ceil(xa.hi/step) * step
-	c := &Chart{ID: id, Kind: "split", Title: "tick-to-trade split: median of each part", W: chartW, H: h, Plot: pr, XTicks: xa.ticks(), XLabel: "median (negative parts drawn as zero)", Stacked: true, TickY: pr.Y + pr.H + 16}
+	c := &chart{ID: id, Kind: "split", Title: "tick-to-trade split: median of each part", W: chartW, H: h, Plot: pr, XTicks: xa.ticks(), XLabel: "median (negative parts drawn as zero)", Stacked: true, TickY: pr.Y + pr.H + 16}
 	for k := 0; k < 4; k++ {
-		c.Series = append(c.Series, SVGSeries{Index: k, Name: splitParts[k].name})
-		c.Hover = append(c.Hover, HoverSeries{Name: splitParts[k].name, Idx: k})
+		c.Series = append(c.Series, svgSeries{Index: k, Name: splitParts[k].name})
+		c.Hover = append(c.Hover, hoverSeries{Name: splitParts[k].name, Idx: k})
 	}
 	row := 0
 	for i, s := range splits {
@@ -518,12 +518,12 @@ func splitChart(id string, splits []Split, labels []string) *Chart {
 			continue
 		}
 		y := pr.Y + float64(row)*rowH + 3
-		c.YTicks = append(c.YTicks, Tick{P: y + (rowH-6)/2, Label: labels[i]})
+		c.YTicks = append(c.YTicks, axisTick{P: y + (rowH-6)/2, Label: labels[i]})
 		x := 0.0
 		for k, p := range s.Parts[:4] {
 			v := math.Max(0, float64(p.Values[0]))
 			x0, x1 := xa.pos(x), xa.pos(x+v)
-			c.Series[k].Bars = append(c.Series[k].Bars, Rect{X: x0, Y: y, W: x1 - x0, H: rowH - 6})
+			c.Series[k].Bars = append(c.Series[k].Bars, rect{X: x0, Y: y, W: x1 - x0, H: rowH - 6})
 			c.Hover[k].Pts = append(c.Hover[k].Pts, [3]any{math.Round((x0 + x1) / 2), math.Round(y + (rowH-6)/2), labels[i] + ": " + p.Name + " median " + fmtDur(p.Values[0])})
 			x += v
 		}

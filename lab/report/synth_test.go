@@ -149,7 +149,7 @@ func TestSynthSplitAndTimeline(t *testing.T) {
 	if tot := sp.Parts[4].Mean; math.Abs(float64(sumMean-tot)) > 4 {
 		t.Errorf("parts add up to %d, tick-to-trade mean %d", sumMean, tot)
 	}
-	var tl *TimelineMetric
+	var tl *timelineMetric
 	for k := range m.Timelines[0].Metrics {
 		if m.Timelines[0].Metrics[k].Metric == latency.FeedLatency {
 			tl = &m.Timelines[0].Metrics[k]
@@ -213,7 +213,7 @@ func TestSynthBuildBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := Render(&buf, m); err != nil {
+	if err := render(&buf, m); err != nil {
 		t.Fatal(err)
 	}
 	el := time.Since(startT)
@@ -239,7 +239,7 @@ func BenchmarkReport(b *testing.B) {
 			b.Fatal(err)
 		}
 		var buf bytes.Buffer
-		if err := Render(&buf, m); err != nil {
+		if err := render(&buf, m); err != nil {
 			b.Fatal(err)
 		}
 		b.SetBytes(int64(buf.Len()))

@@ -15,9 +15,9 @@ func TrendFrom(scenario string, pts []history.Point, current func(history.Point)
 		return nil
 	}
 	t := &Trend{Scenario: scenario}
-	var prev *TrendPoint
+	var prev *trendPoint
 	for _, p := range pts {
-		tp := TrendPoint{Start: p.Start.UTC().Format("2006-01-02 15:04:05"), Revision: shortRev(p.Revision), Status: p.Status, Partial: p.Partial,
+		tp := trendPoint{Start: p.Start.UTC().Format("2006-01-02 15:04:05"), Revision: shortRev(p.Revision), Status: p.Status, Partial: p.Partial,
 			Current: current != nil && current(p),
 			P50:     map[string]int64{}, P99: map[string]int64{}, Delta: map[string]float64{}}
 		for _, name := range metricOrder {

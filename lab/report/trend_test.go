@@ -25,7 +25,7 @@ func TestTrend(t *testing.T) {
 	}
 	m := &Model{Title: "t", Trend: tr}
 	var b bytes.Buffer
-	if err := Render(&b, m); err != nil {
+	if err := render(&b, m); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()

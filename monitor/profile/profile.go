@@ -12,6 +12,13 @@
 // Buffers: Fields' byte slices point into the message given to Feed, Order
 // or Ack and are valid only as long as that message; copy what you keep.
 // Matching allocates nothing.
+//
+// The zero-allocation JSON scanner in json.go is lenient and deliberately
+// not shared with feed/format's strict one: it looks fields up by path and
+// ignores what it does not read (a truncated tail, a missing comma, trailing
+// data), because a real exchange's message that carries the fields must
+// match, whereas feed/format must reject and position every malformed byte
+// of the lab's own formats, so one scanner would change one side's results.
 package profile
 
 import (

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"math"
-	"math/rand/v2"
 	"sort"
 
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
@@ -97,65 +95,3 @@ func (d *dist) quantile(q float64) int64 {
 	}
 	return d.atRank(rank(q, n))
 }
-
-// Bootstrap settings: how many resamples, the confidence level, the seed
-// (fixed, so a report is reproducible).
-const (
-	bootIters = 2000
-	bootSeed  = 20260101
-	bootLevel = 0.95
-)
-
-// bootDelta bootstraps quantile q of b minus quantile q of a. Resampling n
-// values from an empirical distribution and taking the k-th smallest is
-// the same as taking the sample at rank ceil(n·U) where U ~ Beta(k, n−k+1)
-// (the k-th order statistic of n uniforms), so each resample costs two
-// gamma draws instead of n: exact, and fast on histograms of millions of
-// samples. Returns the 95% percentile interval of the difference.
-func bootDelta(a, b *dist, q float64, rng *rand.Rand) (lo, hi int64) {
-	na, nb := a.count(), b.count()
-	ka, kb := rank(q, na), rank(q, nb)
-	diffs := make([]int64, bootIters)
-	for i := range diffs {
-		diffs[i] = b.atRank(orderStatRank(kb, nb, rng)) - a.atRank(orderStatRank(ka, na, rng))
-	}
-	sort.Slice(diffs, func(i, j int) bool { return diffs[i] < diffs[j] })
-	tail := (1 - bootLevel) / 2
-	return diffs[int(tail*float64(bootIters))], diffs[int((1-tail)*float64(bootIters))-1]
-}
-
-// orderStatRank draws the rank in the original sample of the k-th smallest
-// of n values resampled with replacement.
-func orderStatRank(k, n int64, rng *rand.Rand) int64 {
-	x := gamma(float64(k), rng)
-	y := gamma(float64(n-k+1), rng)
-	u := x / (x + y)
-	r := int64(math.Ceil(u * float64(n)))
-	if r < 1 {
-		r = 1
-	}
-	if r > n {
-		r = n
-	}
-	return r
-}
-
-// gamma draws Gamma(shape, 1) for shape >= 1 (Marsaglia and Tsang, 2000).
-func gamma(shape float64, rng *rand.Rand) float64 {
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := rng.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
-}
-
-func newRNG() *rand.Rand { return rand.New(rand.NewPCG(bootSeed, bootSeed>>1)) }

@@ -1,4 +1,4 @@
-package gate
+package stats
 
 import (
 	"math"
@@ -7,26 +7,6 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
-
-// Interval is a confidence interval of a ratio candidate/baseline.
-type Interval struct {
-	Lo, Hi float64
-}
-
-// Median returns the median of xs (the mean of the middle two for an even
-// count); NaN for none. xs is not modified.
-func Median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
 
 // BootstrapRatio is the percentile bootstrap confidence interval (level
 // conf, for example 0.95) of median(candidate)/median(baseline): each of the
@@ -54,26 +34,6 @@ func BootstrapRatio(baseline, candidate []float64, resamples int, conf float64, 
 		ratios = append(ratios, Median(rc)/mb)
 	}
 	return percentileInterval(ratios, conf)
-}
-
-func percentileInterval(xs []float64, conf float64) Interval {
-	if len(xs) == 0 {
-		return Interval{math.NaN(), math.NaN()}
-	}
-	sort.Float64s(xs)
-	a := (1 - conf) / 2
-	return Interval{Lo: sortedQuantile(xs, a), Hi: sortedQuantile(xs, 1-a)}
-}
-
-// sortedQuantile interpolates linearly between order statistics.
-func sortedQuantile(s []float64, q float64) float64 {
-	pos := q * float64(len(s)-1)
-	i := int(math.Floor(pos))
-	if i >= len(s)-1 {
-		return s[len(s)-1]
-	}
-	f := pos - float64(i)
-	return s[i]*(1-f) + s[i+1]*f
 }
 
 // empirical is a histogram as an inverse cumulative distribution.
