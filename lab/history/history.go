@@ -205,12 +205,27 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return db.wrap(err)
 	}
-	// WAL lets readers go on while one run is being indexed. Setting it
-	// needs no transaction and is a no-op when already set.
-	if _, err := db.sql.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
-		return db.wrap(err)
+	return db.useWAL(ctx)
+}
+
+// useWAL switches the database to write-ahead logging, which lets readers
+// go on while one run is being indexed; it is a no-op when already set.
+// The switch needs the database to itself, and SQLite answers a busy one
+// at once instead of waiting: when several writers open a new database
+// together, each retries until BusyTimeout.
+func (db *DB) useWAL(ctx context.Context) error {
+	deadline := time.Now().Add(BusyTimeout)
+	for {
+		_, err := db.sql.ExecContext(ctx, "PRAGMA journal_mode = WAL")
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			if err != nil {
+				return db.wrap(err)
+			}
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond) // polling the lock with a deadline
 	}
-	return nil
 }
 
 // Index opens the database at dbPath, indexes the run folder runDir and
