@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/cloudpcap/cloudpcap/feed/tlsconf"
+	"github.com/cloudpcap/cloudpcap/internal/dist"
 	"github.com/cloudpcap/cloudpcap/orderapi"
-	"github.com/cloudpcap/cloudpcap/orderapi/delay"
 )
 
 func init() {
@@ -42,11 +42,11 @@ func runOrderAPI(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		listen   = fs.String("listen", "127.0.0.1:8444", "`ADDR` to listen on (host:port; port 0 picks one, logged as 'listening addr=...')")
 		apiKey   = fs.String("api-key", "", "API `KEY` accepted in X-API-Key (default $"+envAPIKey+", else "+orderapi.DefaultAPIKey+")")
 		secret   = fs.String("api-secret", "", "HMAC `SECRET` for X-Signature (default $"+envAPISecret+", else the lab secret); never logged")
-		ackDelay = delay.Constant(0)
+		ackDelay = dist.Constant(0)
 		maxBody  = int64(orderapi.DefaultMaxBody)
 		logLevel = fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	)
-	fs.TextVar(&ackDelay, "ack-delay", delay.Constant(0), "simulated matching latency `DIST`: 200us, uniform:100us-300us, normal:200us,50us, exp:200us, lognormal:200us,100us")
+	fs.TextVar(&ackDelay, "ack-delay", dist.Constant(0), "simulated matching latency `DIST`: 200us, uniform:100us-300us, normal:200us,50us, exp:200us, lognormal:200us,100us")
 	fs.Float64Var(&cfg.RejectRate, "reject-rate", 0, "fraction `F` of valid orders answered 200 with status REJECTED")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 0, "orders per second `N` (token bucket; 0 = unlimited); over it: 429 with Retry-After")
 	fs.IntVar(&cfg.Burst, "burst", 0, "token bucket size `N` (0 = the rate, at least 1)")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/orderapi/delay"
+	"github.com/cloudpcap/cloudpcap/internal/units"
 )
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
@@ -183,8 +183,8 @@ func (f *File) Validate(checks ...Check) error {
 			add(p+".feed.speed", "applies to a replay: set feed.replay too")
 		}
 		if e.OrderAPI.AckDelay != "" {
-			if _, err := delay.Parse(e.OrderAPI.AckDelay); err != nil {
-				add(p+".orderapi.ack_delay", "%v", err)
+			if _, err := units.ParseDist(e.OrderAPI.AckDelay); err != nil {
+				add(p+".orderapi.ack_delay", "%s", err.(*units.Error).Detail())
 			}
 		}
 		valueErr(p+".orderapi.reject_rate", e.OrderAPI.RejectRate.err)
