@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -55,7 +56,9 @@ func (f *File) Validate(checks ...Check) error {
 	}
 	s := &f.Scenario
 	valueErr := func(path string, err error) {
-		if err != nil {
+		if ue, ok := errors.AsType[*units.Error](err); ok {
+			add(path, "%s", ue.Detail()) // the path names the field: no "units: "
+		} else if err != nil {
 			add(path, "%v", err)
 		}
 	}
@@ -183,9 +186,8 @@ func (f *File) Validate(checks ...Check) error {
 			add(p+".feed.speed", "applies to a replay: set feed.replay too")
 		}
 		if e.OrderAPI.AckDelay != "" {
-			if _, err := units.ParseDist(e.OrderAPI.AckDelay); err != nil {
-				add(p+".orderapi.ack_delay", "%s", err.(*units.Error).Detail())
-			}
+			_, err := units.ParseDist(e.OrderAPI.AckDelay)
+			valueErr(p+".orderapi.ack_delay", err)
 		}
 		valueErr(p+".orderapi.reject_rate", e.OrderAPI.RejectRate.err)
 		if e.OrderAPI.RateLimit < 0 {
