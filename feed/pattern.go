@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cloudpcap/cloudpcap/internal/units"
 )
 
 // schedule yields the due time of each event as an offset from the start.
@@ -53,12 +55,12 @@ func parsePattern(s string, rate float64) (pattern, error) {
 		if err != nil || n < 1 || n > 1e6 {
 			return pattern{}, patternError(s, "burst size "+strconv.Quote(ns)+" is not 1 to 1000000")
 		}
-		span, err := time.ParseDuration(ts)
-		if err != nil || span < 0 {
+		span, err := units.ParseDuration(ts)
+		if err != nil {
 			return pattern{}, patternError(s, "burst length "+strconv.Quote(ts)+" is not a duration")
 		}
-		period, err := time.ParseDuration(ps)
-		if err != nil || period <= 0 {
+		period, err := units.ParseDuration(ps)
+		if err != nil || period == 0 {
 			return pattern{}, patternError(s, "burst period "+strconv.Quote(ps)+" is not a positive duration")
 		}
 		if span >= period {
@@ -80,8 +82,8 @@ func parsePattern(s string, rate float64) (pattern, error) {
 			if err != nil || r < 0 || r > 1e6 || math.IsNaN(r) {
 				return pattern{}, patternError(s, "stage rate "+strconv.Quote(rs)+" is not 0 to 1000000")
 			}
-			d, err := time.ParseDuration(ds)
-			if err != nil || d <= 0 {
+			d, err := units.ParseDuration(ds)
+			if err != nil || d == 0 {
 				return pattern{}, patternError(s, "stage length "+strconv.Quote(ds)+" is not a positive duration")
 			}
 			any = any || r > 0

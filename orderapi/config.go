@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/feed/tlsconf"
-	"github.com/cloudpcap/cloudpcap/orderapi/delay"
+	"github.com/cloudpcap/cloudpcap/internal/dist"
 )
 
 // Lab credentials, used by orderapi and trader when none are given. They are
@@ -26,14 +26,14 @@ const (
 
 // Config is the plain-data configuration of one order API server.
 type Config struct {
-	APIKey     string     // X-API-Key accepted
-	APISecret  string     // HMAC secret; never logged
-	AckDelay   delay.Dist // simulated matching latency between receipt and ack
-	RejectRate float64    // fraction in [0, 1] of valid orders answered REJECTED
-	RateLimit  float64    // orders per second (token bucket); 0 means unlimited
-	Burst      int        // bucket size; 0 means max(1, ceil(RateLimit))
-	MaxBody    int64      // largest accepted body in bytes; 0 means DefaultMaxBody
-	Seed       uint64     // seeds rejections and ack-delay samples
+	APIKey     string    // X-API-Key accepted
+	APISecret  string    // HMAC secret; never logged
+	AckDelay   dist.Dist // simulated matching latency between receipt and ack
+	RejectRate float64   // fraction in [0, 1] of valid orders answered REJECTED
+	RateLimit  float64   // orders per second (token bucket); 0 means unlimited
+	Burst      int       // bucket size; 0 means max(1, ceil(RateLimit))
+	MaxBody    int64     // largest accepted body in bytes; 0 means DefaultMaxBody
+	Seed       uint64    // seeds rejections and ack-delay samples
 	TLS        tlsconf.Options
 }
 
@@ -67,7 +67,7 @@ func (c Config) Validate() error {
 	case c.AckDelay.Mean() > MaxAckDelay:
 		return bad("AckDelay", "%s has a mean above %v", c.AckDelay, MaxAckDelay)
 	}
-	if _, err := delay.Parse(c.AckDelay.String()); err != nil {
+	if _, err := dist.Parse(c.AckDelay.String()); err != nil {
 		return bad("AckDelay", "%v", err)
 	}
 	return c.TLS.Validate()

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/feed/tlsconf"
-	"github.com/cloudpcap/cloudpcap/orderapi/delay"
+	"github.com/cloudpcap/cloudpcap/internal/dist"
+	"github.com/cloudpcap/cloudpcap/internal/units"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -21,7 +22,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"minimal", func(*Config) {}, "", ""},
 		{"full", func(c *Config) {
-			c.AckDelay = delay.MustParse("uniform:100us-300us")
+			c.AckDelay = dist.MustParse("uniform:100us-300us")
 			c.RejectRate, c.RateLimit, c.Burst, c.MaxBody = 0.05, 1000, 50, 1<<20
 			c.TLS = tlsconf.Options{Version: "1.2", Cipher: "chacha20"}
 		}, "", ""},
@@ -36,8 +37,8 @@ func TestConfigValidate(t *testing.T) {
 		{"burst negative", func(c *Config) { c.Burst = -2 }, "Burst", "-2 is negative"},
 		{"max body negative", func(c *Config) { c.MaxBody = -1 }, "MaxBody", "-1 bytes"},
 		{"max body huge", func(c *Config) { c.MaxBody = 1 << 40 }, "MaxBody", "outside"},
-		{"ack delay huge", func(c *Config) { c.AckDelay = delay.Constant(2 * time.Minute) }, "AckDelay", "mean above 1m0s"},
-		{"ack delay invalid", func(c *Config) { c.AckDelay = delay.Dist{Kind: delay.Uniform, A: 5, B: 1} }, "AckDelay", "low bound"},
+		{"ack delay huge", func(c *Config) { c.AckDelay = dist.Constant(2 * time.Minute) }, "AckDelay", "mean above 1m0s"},
+		{"ack delay invalid", func(c *Config) { c.AckDelay = dist.Dist{Kind: units.Uniform, A: 5, B: 1} }, "AckDelay", "low bound"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

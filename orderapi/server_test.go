@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/feed/tlsconf"
-	"github.com/cloudpcap/cloudpcap/orderapi/delay"
+	"github.com/cloudpcap/cloudpcap/internal/dist"
 	"github.com/cloudpcap/cloudpcap/orderapi/sign"
 	"github.com/labstack/echo/v4"
 )
@@ -407,7 +407,7 @@ func TestServerAckDelay(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.dist, func(t *testing.T) {
-			ts := startServer(t, Config{AckDelay: delay.MustParse(c.dist)})
+			ts := startServer(t, Config{AckDelay: dist.MustParse(c.dist)})
 			var ds []time.Duration
 			for round := 1; round <= 3; round++ {
 				ds = ds[:0]
@@ -542,7 +542,7 @@ func TestSymbolsBounded(t *testing.T) {
 // gets its ack; then Run returns and nothing leaks (checked by startServer).
 func TestServerGracefulShutdown(t *testing.T) {
 	before := runtime.NumGoroutine()
-	srv, err := New(Config{APIKey: testKey, APISecret: testSecret, AckDelay: delay.Constant(300 * time.Millisecond)}, nil)
+	srv, err := New(Config{APIKey: testKey, APISecret: testSecret, AckDelay: dist.Constant(300 * time.Millisecond)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,7 +608,7 @@ func TestServerGracefulShutdown(t *testing.T) {
 // unique and the counters add up.
 func TestServerConcurrent(t *testing.T) {
 	const clients, each = 6, 40
-	ts := startServer(t, Config{RejectRate: 0.1, AckDelay: delay.MustParse("uniform:0s-200us"), Seed: 3})
+	ts := startServer(t, Config{RejectRate: 0.1, AckDelay: dist.MustParse("uniform:0s-200us"), Seed: 3})
 	var mu sync.Mutex
 	ids := map[uint64]bool{}
 	rejected := 0

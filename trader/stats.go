@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cloudpcap/cloudpcap/internal/units"
 )
 
 // counters of one client; atomics, so Stats can be read while running.
@@ -174,14 +176,12 @@ func (s Stats) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "  %-17s no samples\n", name+":")
 			return
 		}
-		fmt.Fprintf(w, "  %-17s p50 %v  p99 %v  max %v  (n=%d)\n", name+":", us(l.P50), us(l.P99), us(l.Max), l.Count)
+		fmt.Fprintf(w, "  %-17s p50 %v  p99 %v  max %v  (n=%d)\n", name+":", units.FormatDuration(l.P50), units.FormatDuration(l.P99), units.FormatDuration(l.Max), l.Count)
 	}
 	line("tick->decision", s.TickToDecision)
 	line("tick->order wire", s.TickToWire)
 	line("order->ack", s.OrderToAck)
 }
-
-func us(d time.Duration) string { return strings.ReplaceAll(d.String(), "µs", "us") }
 
 func mapText(m map[string]uint64) string {
 	if len(m) == 0 {

@@ -64,7 +64,9 @@ func TestPackageDocs(t *testing.T) {
 }
 
 // TestDependencyDirection: feed, orderapi and trader never import monitor or
-// lab; monitor never imports lab (DESIGN.md, STYLE.md).
+// lab; monitor never imports lab (DESIGN.md, STYLE.md); internal/ (helpers
+// every part of the module shares, such as internal/units) imports none of
+// the parts.
 func TestDependencyDirection(t *testing.T) {
 	const mod = "github.com/cloudpcap/cloudpcap/"
 	rules := map[string][]string{
@@ -72,6 +74,7 @@ func TestDependencyDirection(t *testing.T) {
 		"orderapi": {"monitor", "lab", "trader"},
 		"trader":   {"monitor", "lab"},
 		"monitor":  {"lab", "trader"},
+		"internal": {"feed", "orderapi", "trader", "monitor", "lab"},
 	}
 	for _, p := range listPackages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, mod)

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/cloudpcap/cloudpcap/feed/tlsconf"
+	"github.com/cloudpcap/cloudpcap/internal/dist"
+	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/orderapi"
-	"github.com/cloudpcap/cloudpcap/orderapi/delay"
 )
 
 func init() {
@@ -42,16 +42,19 @@ func runOrderAPI(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		listen   = fs.String("listen", "127.0.0.1:8444", "`ADDR` to listen on (host:port; port 0 picks one, logged as 'listening addr=...')")
 		apiKey   = fs.String("api-key", "", "API `KEY` accepted in X-API-Key (default $"+envAPIKey+", else "+orderapi.DefaultAPIKey+")")
 		secret   = fs.String("api-secret", "", "HMAC `SECRET` for X-Signature (default $"+envAPISecret+", else the lab secret); never logged")
-		ackDelay = delay.Constant(0)
+		ackDelay = dist.Constant(0)
 		maxBody  = int64(orderapi.DefaultMaxBody)
 		logLevel = fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	)
-	fs.TextVar(&ackDelay, "ack-delay", delay.Constant(0), "simulated matching latency `DIST`: 200us, uniform:100us-300us, normal:200us,50us, exp:200us, lognormal:200us,100us")
+	fs.TextVar(&ackDelay, "ack-delay", dist.Constant(0), "simulated matching latency `DIST`: 200us, uniform:100us-300us, normal:200us,50us, exp:200us, lognormal:200us,100us")
 	fs.Float64Var(&cfg.RejectRate, "reject-rate", 0, "fraction `F` of valid orders answered 200 with status REJECTED")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 0, "orders per second `N` (token bucket; 0 = unlimited); over it: 429 with Retry-After")
 	fs.IntVar(&cfg.Burst, "burst", 0, "token bucket size `N` (0 = the rate, at least 1)")
 	fs.Func("max-body", "largest order body `SIZE` (e.g. 4096, 64KiB, 1MB; default 64KiB); over it: 413", func(s string) error {
-		n, err := parseSize(s)
+		n, err := units.ParseSize(s)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("%q is not a positive size (e.g. 4096, 64KiB, 1MB)", s)
+		}
 		maxBody = n
 		return err
 	})
@@ -111,18 +114,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// parseSize reads a byte count: a plain integer, or one with a unit B, KB,
-// MB (powers of 1000) or KiB, MiB (powers of 1024), case-insensitive.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	num := strings.TrimRightFunc(t, func(r rune) bool { return r < '0' || r > '9' })
-	unit := strings.ToLower(strings.TrimSpace(t[len(num):]))
-	mult := map[string]int64{"": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000 * 1000, "mib": 1 << 20}[unit]
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || mult == 0 || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a positive size (e.g. 4096, 64KiB, 1MB)", s)
-	}
-	return n * mult, nil
 }

@@ -57,19 +57,6 @@ func TestOrderAPIBadFlags(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"4096": 4096, "64KiB": 65536, "64kib": 65536, "1MB": 1000000, "2MiB": 2 << 20, "10 KB": 10000, "512B": 512, "8k": 8192} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "-1", "0", "1.5MB", "MB", "5XB", "99999999999999999999"} {
-		if _, err := parseSize(in); err == nil || !strings.Contains(err.Error(), "size") {
-			t.Errorf("parseSize(%q): %v", in, err)
-		}
-	}
-}
-
 // syncBuffer is a bytes.Buffer safe for the server's log writes while the
 // test reads it.
 type syncBuffer struct {

@@ -40,6 +40,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/history"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/stats"
@@ -273,7 +274,7 @@ func Compare(base, cand *history.Run, o Options) *Report {
 		rep.Summary = "INCONCLUSIVE: " + strings.Join(inconc, ", ") + " could not be judged (see the rows)"
 	default:
 		rep.Verdict = Pass
-		rep.Summary = fmt.Sprintf("PASS: no significant slowdown of at least %s and %s in %d gated quantiles", pct(cfg.MinEffect), history.FormatNS(float64(cfg.Floor)), len(rep.Rows))
+		rep.Summary = fmt.Sprintf("PASS: no significant slowdown of at least %s and %s in %d gated quantiles", pct(cfg.MinEffect), units.FormatNS(float64(cfg.Floor)), len(rep.Rows))
 		if len(rep.SLOs) > 0 {
 			rep.Summary += fmt.Sprintf("; %d SLO(s) met", len(rep.SLOs))
 		}
@@ -425,10 +426,10 @@ func decide(rows []Row, cfg Config, holm bool) {
 			r.Reason = fmt.Sprintf("significant but below min effect (ratio %.3f < %.3f)", r.Ratio, minEffect)
 		case r.DeltaNS < float64(cfg.Floor):
 			r.Verdict = Pass
-			r.Reason = fmt.Sprintf("significant but below floor (+%s < %s)", history.FormatNS(r.DeltaNS), history.FormatNS(float64(cfg.Floor)))
+			r.Reason = fmt.Sprintf("significant but below floor (+%s < %s)", units.FormatNS(r.DeltaNS), units.FormatNS(float64(cfg.Floor)))
 		default:
 			r.Verdict = Regression
-			r.Reason = fmt.Sprintf("slower: %s → %s (p %.3g <= %.3g)", history.FormatNS(r.Baseline), history.FormatNS(r.Candidate), r.P, r.AlphaUsed)
+			r.Reason = fmt.Sprintf("slower: %s → %s (p %.3g <= %.3g)", units.FormatNS(r.Baseline), units.FormatNS(r.Candidate), r.P, r.AlphaUsed)
 		}
 	}
 }
@@ -453,7 +454,7 @@ func checkSLOs(cand *history.Run, cfg Config) []SLOCheck {
 			c.Verdict, c.Reason = Inconclusive, fmt.Sprintf("the candidate has no %s samples", m)
 		case v > c.LimitNS:
 			c.CandidateNS = v
-			c.Verdict, c.Reason = SLOBreach, fmt.Sprintf("%s > %s", history.FormatNS(float64(v)), history.FormatNS(float64(c.LimitNS)))
+			c.Verdict, c.Reason = SLOBreach, fmt.Sprintf("%s > %s", units.FormatNS(float64(v)), units.FormatNS(float64(c.LimitNS)))
 		default:
 			c.CandidateNS = v
 			c.Verdict = Pass

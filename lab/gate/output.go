@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/history"
 )
 
@@ -43,10 +44,10 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 func (r Row) cells(conf float64) (base, cand, ratio, p string) {
 	base, cand, ratio, p = "-", "-", "-", "-"
 	if len(r.BaselineNS) > 0 {
-		base = history.FormatNS(r.Baseline)
+		base = units.FormatNS(r.Baseline)
 	}
 	if len(r.CandidateNS) > 0 {
-		cand = history.FormatNS(r.Candidate)
+		cand = units.FormatNS(r.Candidate)
 	}
 	if !math.IsNaN(r.Ratio) && r.Ratio != 0 {
 		ratio = fmt.Sprintf("%.3f", r.Ratio)
@@ -70,7 +71,7 @@ func (rep *Report) thresholds() string {
 		corr = "per row"
 	}
 	return fmt.Sprintf("alpha %g (%s), min effect %s, floor %s; one-sided Mann-Whitney U on per-repetition values; %g%% bootstrap CI of the ratio of medians (%d resamples, seed %d)",
-		c.Alpha, corr, pct(c.MinEffect), history.FormatNS(float64(c.Floor)), rep.Confidence*100, rep.Resamples, rep.Seed)
+		c.Alpha, corr, pct(c.MinEffect), units.FormatNS(float64(c.Floor)), rep.Confidence*100, rep.Resamples, rep.Seed)
 }
 
 func describe(r RunRef) string {
@@ -100,9 +101,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(w, "* interval from resampling the HDR histograms (too few repetitions): within-run noise only, not used for the verdict")
 	}
 	for _, s := range rep.SLOs {
-		fmt.Fprintf(w, "SLO %s <= %s: %s", s.Key, history.FormatNS(float64(s.LimitNS)), strings.ToUpper(string(s.Verdict)))
+		fmt.Fprintf(w, "SLO %s <= %s: %s", s.Key, units.FormatNS(float64(s.LimitNS)), strings.ToUpper(string(s.Verdict)))
 		if s.Verdict != Inconclusive {
-			fmt.Fprintf(w, " (candidate %s)", history.FormatNS(float64(s.CandidateNS)))
+			fmt.Fprintf(w, " (candidate %s)", units.FormatNS(float64(s.CandidateNS)))
 		} else {
 			fmt.Fprintf(w, " (%s)", s.Reason)
 		}
@@ -145,7 +146,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	if len(rep.SLOs) > 0 {
 		b.WriteString("\n| SLO | limit | candidate | verdict |\n|---|---:|---:|---|\n")
 		for _, s := range rep.SLOs {
-			c := history.FormatNS(float64(s.CandidateNS))
+			c := units.FormatNS(float64(s.CandidateNS))
 			if s.Verdict == Inconclusive {
 				c = "-"
 			}
@@ -153,7 +154,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 			if s.Verdict == SLOBreach {
 				v = "**breach**"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Key, history.FormatNS(float64(s.LimitNS)), c, v)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Key, units.FormatNS(float64(s.LimitNS)), c, v)
 		}
 	}
 	for _, n := range rep.Notes {

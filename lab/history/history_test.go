@@ -382,14 +382,6 @@ func TestMakeTable(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
-	for _, c := range []struct {
-		ns   float64
-		want string
-	}{{850, "850ns"}, {1500, "1.50µs"}, {21800, "21.8µs"}, {218000, "218µs"}, {5.9e6, "5.90ms"}, {1.06e9, "1.06s"}, {-25000, "-25.0µs"}} {
-		if got := FormatNS(c.ns); got != c.want {
-			t.Errorf("FormatNS(%g) = %s, want %s", c.ns, got, c.want)
-		}
-	}
 	if s := Sparkline([]float64{3, 3, 3}); s != "▁▁▁" {
 		t.Errorf("flat sparkline = %q", s)
 	}

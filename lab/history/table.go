@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/stats"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 )
@@ -149,29 +150,6 @@ func Sparkline(xs []float64) string {
 	return b.String()
 }
 
-// FormatNS writes a latency in ns with three significant digits and a unit.
-func FormatNS(ns float64) string {
-	a := math.Abs(ns)
-	unit, div := "ns", 1.0
-	switch {
-	case a >= 1e9:
-		unit, div = "s", 1e9
-	case a >= 1e6:
-		unit, div = "ms", 1e6
-	case a >= 1e3:
-		unit, div = "µs", 1e3
-	}
-	v := ns / div
-	switch av := math.Abs(v); {
-	case div == 1 || av >= 100:
-		return fmt.Sprintf("%.0f%s", v, unit)
-	case av >= 10:
-		return fmt.Sprintf("%.1f%s", v, unit)
-	default:
-		return fmt.Sprintf("%.2f%s", v, unit)
-	}
-}
-
 // FormatChange writes a relative change as a signed percentage ("-" when
 // absent).
 func FormatChange(c *float64) string {
@@ -233,7 +211,7 @@ func (t Table) WriteText(w io.Writer) error {
 					cells = append(cells, "-", "-", "-")
 					continue
 				}
-				cells = append(cells, FormatNS(float64(v.NS)), FormatChange(v.VsPrev), FormatChange(v.VsMedian))
+				cells = append(cells, units.FormatNS(float64(v.NS)), FormatChange(v.VsPrev), FormatChange(v.VsMedian))
 			}
 			fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 		}

@@ -1,12 +1,12 @@
 package linkemu
 
 import (
+	"errors"
 	"fmt"
-	"math"
-	mathbits "math/bits"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/cloudpcap/cloudpcap/internal/units"
 )
 
 // ParseError is a k=v impairment text that cannot be read; Key names the
@@ -33,11 +33,13 @@ const parseKeys = "delay, jitter, dist, loss, rate, queue, reorder, seed"
 //	delay=2ms,jitter=100us,dist=normal,loss=0.1%,rate=100mbit,queue=1000,reorder=false,seed=7
 //
 // Every key is optional and may appear once; the empty text is the zero
-// Params. Durations are Go durations ("us" or "µs"); loss is a probability
-// ("0.001") or a percentage ("0.1%"); rate is bits/s with an optional tc-style
-// unit: bit, kbit, mbit, gbit, tbit (powers of 1000) or bps, kbps, mbps, gbps
-// (bytes/s, so 1mbps = 8mbit); 0 or "unlimited" means no limit. The result is
-// validated; errors are *ParseError or *FieldError and name the key.
+// Params. delay, jitter, loss and rate are read with internal/units, as a
+// scenario's are: durations are Go durations ("us" or "µs") and not
+// negative; loss is a probability ("0.001") or a percentage ("0.1%"); rate is
+// bits/s with an optional tc-style unit: bit, kbit, mbit, gbit, tbit (powers
+// of 1000) or bps, kbps, mbps, gbps, tbps (bytes/s, so 1mbps = 8mbit); 0 or
+// "unlimited" means no limit. The result is validated; errors are
+// *ParseError or *FieldError and name the key.
 func ParseParams(s string) (Params, error) {
 	var p Params
 	text := strings.TrimSpace(s)
@@ -66,9 +68,9 @@ func ParseParams(s string) (Params, error) {
 		var err error
 		switch k {
 		case "delay":
-			p.Delay, err = parseDuration(v)
+			p.Delay, err = units.ParseDuration(v)
 		case "jitter":
-			p.Jitter, err = parseDuration(v)
+			p.Jitter, err = units.ParseDuration(v)
 		case "dist":
 			switch strings.ToLower(v) {
 			case "uniform":
@@ -79,9 +81,9 @@ func ParseParams(s string) (Params, error) {
 				return fail("want uniform or normal")
 			}
 		case "loss":
-			p.Loss, err = parseLoss(v)
+			p.Loss, err = units.ParsePercent(v)
 		case "rate":
-			p.Rate, err = ParseRate(v)
+			p.Rate, err = units.ParseRate(v)
 		case "queue", "limit":
 			var n int64
 			n, err = strconv.ParseInt(v, 10, 32)
@@ -102,80 +104,14 @@ func ParseParams(s string) (Params, error) {
 		default:
 			return fail("unknown key (keys: %s)", parseKeys)
 		}
-		if err != nil {
-			return fail("%v", err)
+		if ue, ok := errors.AsType[*units.Error](err); ok {
+			return fail("%s", ue.Msg) // the key and value are named already
 		}
 	}
 	if err := p.Validate(); err != nil {
 		return Params{}, err
 	}
 	return p, nil
-}
-
-func parseDuration(v string) (time.Duration, error) {
-	if v == "0" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("not a duration (want e.g. 2ms, 100us)")
-	}
-	return d, nil
-}
-
-func parseLoss(v string) (float64, error) {
-	num, pct := strings.CutSuffix(v, "%")
-	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("not a number (want e.g. 0.1%% or 0.001)")
-	}
-	if pct {
-		f /= 100
-	}
-	if f < 0 || f > 1 {
-		return 0, fmt.Errorf("not a probability in [0, 1] (0%%..100%%)")
-	}
-	return f, nil
-}
-
-var rateUnits = []struct {
-	suffix string
-	mult   uint64
-}{
-	// Longest suffixes first so "kbit" is not read as "bit".
-	{"tbit", 1e12}, {"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3},
-	{"gbps", 8e9}, {"mbps", 8e6}, {"kbps", 8e3}, {"bps", 8}, {"bit", 1},
-}
-
-// ParseRate reads a bit rate (see ParseParams); 0 means unlimited.
-func ParseRate(v string) (uint64, error) {
-	low := strings.ToLower(strings.TrimSpace(v))
-	if low == "unlimited" || low == "0" {
-		return 0, nil
-	}
-	mult := uint64(1)
-	for _, u := range rateUnits {
-		if n, ok := strings.CutSuffix(low, u.suffix); ok {
-			low, mult = n, u.mult
-			break
-		}
-	}
-	if n, err := strconv.ParseUint(low, 10, 64); err == nil {
-		hi, bits := mathbits.Mul64(n, mult)
-		if hi != 0 || bits >= 1<<63 {
-			return 0, fmt.Errorf("rate too large")
-		}
-		return bits, nil
-	}
-	f, err := strconv.ParseFloat(low, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		return 0, fmt.Errorf("not a rate (want e.g. 100mbit, 1gbit, 12.5mbps)")
-	}
-	bits := f * float64(mult)
-	if bits >= 1<<63 {
-		return 0, fmt.Errorf("rate too large")
-	}
-	return uint64(math.Round(bits)), nil
 }
 
 // String formats p in the k=v syntax, listing only fields that differ from

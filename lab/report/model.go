@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/gate"
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
@@ -1158,39 +1159,13 @@ func scenarioDiff(ref, run string) *scenarioChange {
 	return d
 }
 
-// fmtDur formats nanoseconds for people: 812ns, 35.2µs, 4.21ms, 1.50s.
+// fmtDur formats nanoseconds for people as units.FormatNS does (812ns,
+// 35.2µs, 4.21ms, 1.50s), with the page's typographic minus: −35.2µs.
 func fmtDur(ns int64) string {
-	neg := ns < 0
-	a := float64(ns)
-	if neg {
-		a = -a
+	if ns < 0 {
+		return "−" + units.FormatNS(-float64(ns))
 	}
-	var s string
-	switch {
-	case a < 1e3:
-		s = fmt.Sprintf("%.0fns", a)
-	case a < 1e6:
-		s = trim3(a/1e3) + "µs"
-	case a < 1e9:
-		s = trim3(a/1e6) + "ms"
-	default:
-		s = trim3(a/1e9) + "s"
-	}
-	if neg {
-		return "−" + s
-	}
-	return s
-}
-
-// trim3 prints three significant digits.
-func trim3(v float64) string {
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
+	return units.FormatNS(float64(ns))
 }
 
 // emulators reads a link emulator's stats JSON (lab/linkemu.Stats); a

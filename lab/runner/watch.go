@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
@@ -134,12 +134,10 @@ func progress(o Options, s Snapshot, prev []live.PointSnapshot, dt time.Duration
 		sec = 1
 	}
 	line := fmt.Sprintf("rep %d  %3.0fs left  ticks/s %6.0f  orders/s %5.0f  feed p50/p99 %s/%s  t2t p50/p99 %s/%s",
-		s.Repetition, s.Left.Seconds(), float64(ticks-pticks)/sec, float64(orders-porders)/sec, us(feed[1]), us(feed[2]), us(t2t[1]), us(t2t[2]))
+		s.Repetition, s.Left.Seconds(), float64(ticks-pticks)/sec, float64(orders-porders)/sec, units.FormatMicros(feed[1]), units.FormatMicros(feed[2]), units.FormatMicros(t2t[1]), units.FormatMicros(t2t[2]))
 	if o.Progress {
 		fmt.Fprintf(o.Out, "\r%-110s", line)
 	} else {
 		fmt.Fprintln(o.Out, line)
 	}
 }
-
-func us(ns int64) string { return strconv.FormatFloat(float64(ns)/1e3, 'f', 0, 64) + "us" }

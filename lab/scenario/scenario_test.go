@@ -181,27 +181,6 @@ func TestSet(t *testing.T) {
 	}
 }
 
-func TestUnits(t *testing.T) {
-	if r, err := ParseBitrate("100mbit"); err != nil || r != 100e6 {
-		t.Fatal(r, err)
-	}
-	if r, err := ParseBitrate("1mbps"); err != nil || r != 8e6 {
-		t.Fatal(r, err)
-	}
-	if _, err := ParseBitrate("fast"); err == nil {
-		t.Fatal("bad rate accepted")
-	}
-	if n, err := ParseSize("64KiB"); err != nil || n != 65536 {
-		t.Fatal(n, err)
-	}
-	if p, err := ParsePercent("0.1%"); err != nil || p != 0.001 {
-		t.Fatal(p, err)
-	}
-	if _, err := ParseDuration("5"); err == nil {
-		t.Fatal("duration without unit accepted")
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(good))
 	f.Add([]byte("name: [\n"))

@@ -2,18 +2,19 @@ package scenario
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/cloudpcap/cloudpcap/internal/units"
 )
 
 // The value types below keep the text they were written as and parse it
-// when decoded. A bad value does not fail decoding (goccy/go-yaml would
-// lose the position); the error is kept and reported by Validate with the
-// file, line, column and field path.
+// with internal/units when decoded. A bad value does not fail decoding
+// (goccy/go-yaml would lose the position); the error is kept and reported by
+// Validate with the file, line, column and field path.
 
 // scalarText decodes any YAML scalar as its text.
 func scalarText(b []byte) (string, error) {
@@ -33,6 +34,17 @@ func scalarText(b []byte) (string, error) {
 	}
 }
 
+// parseScalar reads a YAML scalar with parse (an internal/units parser). An
+// empty scalar is an absent value: zero, not an error.
+func parseScalar[T any](b []byte, parse func(string) (T, error)) (v T, raw string, err error) {
+	raw, err = scalarText(b)
+	if err != nil || strings.TrimSpace(raw) == "" {
+		return v, raw, err
+	}
+	v, err = parse(raw)
+	return v, raw, err
+}
+
 // Duration is a time span written with a unit: "250us", "2ms", "1m30s".
 type Duration struct {
 	D   time.Duration
@@ -40,31 +52,8 @@ type Duration struct {
 	err error
 }
 
-// ParseDuration parses s ("" is zero). A bare 0 is accepted; other bare
-// numbers are not (a unit is required).
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (use a unit: 250us, 2ms, 1.5s, 1m)", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
-	}
-	return d, nil
-}
-
 func (d *Duration) UnmarshalYAML(b []byte) error {
-	s, err := scalarText(b)
-	if err != nil {
-		d.err = err
-		return nil
-	}
-	d.raw = s
-	d.D, d.err = ParseDuration(s)
+	d.D, d.raw, d.err = parseScalar(b, units.ParseDuration)
 	return nil
 }
 
@@ -84,34 +73,8 @@ type Percent struct {
 	err error
 }
 
-// ParsePercent parses "0.1%" or "0.001".
-func ParsePercent(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	pct := strings.HasSuffix(s, "%")
-	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || math.IsNaN(f) {
-		return 0, fmt.Errorf("%q is not a percentage (write 0.1%% or 0.001)", s)
-	}
-	if pct {
-		f /= 100
-	}
-	if f < 0 || f > 1 {
-		return 0, fmt.Errorf("%q is outside 0%%..100%%", s)
-	}
-	return f, nil
-}
-
 func (p *Percent) UnmarshalYAML(b []byte) error {
-	s, err := scalarText(b)
-	if err != nil {
-		p.err = err
-		return nil
-	}
-	p.raw = s
-	p.F, p.err = ParsePercent(s)
+	p.F, p.raw, p.err = parseScalar(b, units.ParsePercent)
 	return nil
 }
 
@@ -120,47 +83,16 @@ func (p Percent) MarshalYAML() (any, error) {
 }
 
 // Bitrate is a link rate as tc writes it: "100mbit", "1gbit", "64kbit",
-// "1000bit" (bits per second; "bps" suffixes are bytes per second as in tc).
+// "1000bit" (bits per second; "bps" suffixes are bytes per second as in tc;
+// 0 or "unlimited" for no limit).
 type Bitrate struct {
 	BPS uint64 // bits per second; 0 = unlimited
 	raw string
 	err error
 }
 
-var rateUnits = []struct {
-	suffix string
-	mult   float64
-}{
-	{"tbit", 1e12}, {"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1},
-	{"tbps", 8e12}, {"gbps", 8e9}, {"mbps", 8e6}, {"kbps", 8e3}, {"bps", 8},
-}
-
-// ParseBitrate parses a tc-style rate.
-func ParseBitrate(s string) (uint64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	if t == "" || t == "0" {
-		return 0, nil
-	}
-	for _, u := range rateUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			f, err := strconv.ParseFloat(strings.TrimSuffix(t, u.suffix), 64)
-			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-				break
-			}
-			return uint64(f * u.mult), nil
-		}
-	}
-	return 0, fmt.Errorf("%q is not a rate (write 100mbit, 1gbit, 64kbit; mbps means megabytes/s as in tc)", s)
-}
-
 func (r *Bitrate) UnmarshalYAML(b []byte) error {
-	s, err := scalarText(b)
-	if err != nil {
-		r.err = err
-		return nil
-	}
-	r.raw = s
-	r.BPS, r.err = ParseBitrate(s)
+	r.BPS, r.raw, r.err = parseScalar(b, units.ParseRate)
 	return nil
 }
 
@@ -178,39 +110,8 @@ type Size struct {
 	err error
 }
 
-var sizeUnits = []struct {
-	suffix string
-	mult   int64
-}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"b", 1}}
-
-// ParseSize parses a byte count with an optional unit.
-func ParseSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	if t == "" {
-		return 0, nil
-	}
-	mult := int64(1)
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("%q is not a size (write 1500, 64KiB, 1MiB)", s)
-	}
-	return n * mult, nil
-}
-
 func (z *Size) UnmarshalYAML(b []byte) error {
-	s, err := scalarText(b)
-	if err != nil {
-		z.err = err
-		return nil
-	}
-	z.raw = s
-	z.N, z.err = ParseSize(s)
+	z.N, z.raw, z.err = parseScalar(b, units.ParseSize)
 	return nil
 }
 

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
 	"github.com/cloudpcap/cloudpcap/monitor/keyring"
@@ -208,22 +208,6 @@ func (s *Summary) Analysed() bool {
 	return s.Decode.HTTPRequests+s.Decode.HTTPResponses+s.Decode.WSMessages > 0
 }
 
-func fmtNS(ns int64) string {
-	if ns == 0 {
-		return "0"
-	}
-	d := time.Duration(ns)
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%dns", ns)
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.1fus", float64(ns)/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.3fms", float64(ns)/1e6)
-	}
-	return fmt.Sprintf("%.3fs", float64(ns)/1e9)
-}
-
 // WriteTable prints the human summary: a row per metric, then decode
 // statistics and warnings.
 func (s *Summary) WriteTable(w io.Writer) {
@@ -231,7 +215,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 	fmt.Fprintln(tw, "metric\tcount\tp50\tp90\tp99\tp99.9\tmax\tmean\t")
 	for _, name := range latency.MetricNames {
 		m := s.Metrics[name]
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, m.Count, fmtNS(m.P50NS), fmtNS(m.P90NS), fmtNS(m.P99NS), fmtNS(m.P999NS), fmtNS(m.MaxNS), fmtNS(m.MeanNS))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, m.Count, units.FormatNSFixed(m.P50NS), units.FormatNSFixed(m.P90NS), units.FormatNSFixed(m.P99NS), units.FormatNSFixed(m.P999NS), units.FormatNSFixed(m.MaxNS), units.FormatNSFixed(m.MeanNS))
 	}
 	tw.Flush()
 	d := s.Decode

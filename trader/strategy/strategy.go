@@ -50,7 +50,8 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/feed/format"
-	"github.com/cloudpcap/cloudpcap/orderapi/delay"
+	"github.com/cloudpcap/cloudpcap/internal/dist"
+	"github.com/cloudpcap/cloudpcap/internal/units"
 )
 
 // Tick is one decoded market-data message plus where it came from.
@@ -232,7 +233,7 @@ func New(name string, params map[string]string, env Env) (Strategy, error) {
 		return nil, &Error{Strategy: name, Msg: "unknown strategy (want one of " + strings.Join(Names(), ", ") + ")"}
 	}
 	p := &Params{strategy: name, values: params, used: map[string]bool{}, env: env}
-	think := p.Dist("think", delay.Dist{})
+	think := p.Dist("think", dist.Dist{})
 	seed := p.Uint("seed", 1)
 	s, err := info.New(p)
 	if err == nil {
@@ -355,37 +356,42 @@ func (p *Params) Float(name string, def float64, positive bool) float64 {
 	return x
 }
 
-// Duration reads a non-negative duration.
+// Duration reads a non-negative duration (internal/units syntax).
 func (p *Params) Duration(name string, def time.Duration) time.Duration {
 	v, ok := p.get(name)
 	if !ok {
 		return def
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		p.Fail(name, "%q is not a duration >= 0", v)
+	d, err := units.ParseDuration(v)
+	if err != nil {
+		p.failUnits(name, err)
 		return def
 	}
 	return d
 }
 
-// Dist reads a delay distribution (orderapi/delay syntax).
-func (p *Params) Dist(name string, def delay.Dist) delay.Dist {
+// Dist reads a delay distribution (internal/units syntax).
+func (p *Params) Dist(name string, def dist.Dist) dist.Dist {
 	v, ok := p.get(name)
 	if !ok {
 		return def
 	}
-	d, err := delay.Parse(v)
+	d, err := dist.Parse(v)
 	if err != nil {
-		var se *delay.SyntaxError
-		if errors.As(err, &se) {
-			p.Fail(name, "%s", se.Msg)
-		} else {
-			p.Fail(name, "%v", err)
-		}
+		p.failUnits(name, err)
 		return def
 	}
 	return d
+}
+
+// failUnits reports a value internal/units refused; the parameter is named
+// already, so the message says what is wrong without the units: prefix.
+func (p *Params) failUnits(name string, err error) {
+	if ue, ok := errors.AsType[*units.Error](err); ok {
+		p.Fail(name, "%s", ue.Msg)
+		return
+	}
+	p.Fail(name, "%v", err)
 }
 
 // String reads free text.
@@ -443,7 +449,7 @@ func (o orderTemplate) make(side Side, price float64) (Order, bool) {
 // thinker burns CPU before deciding, to model a slower algorithm.
 type thinker struct {
 	s   Strategy
-	d   delay.Dist
+	d   dist.Dist
 	rng *rand.Rand
 }
 
