@@ -120,102 +120,125 @@ func parseLab(msg []byte, base int, t *Tick, inner, haveStream bool) error {
 	if !o.open(msg, base, Lab) {
 		return o.err
 	}
-	var have, control bool
-	var symbol, data []byte
-	var dataBase int
-	var haveSeq, haveTS bool
+	m := labMsg{haveStream: haveStream}
 	for k, v, kind, ok := o.next(); ok; k, v, kind, ok = o.next() {
-		switch string(k) {
-		case "type":
-			if kind != vString {
-				return badField(Lab, &o, "type", "a string")
-			}
-			if string(v) != "tick" {
-				control = true
-			}
-			have = true
-		case "result", "error", "id":
-			if !have {
-				control = true
-			}
-		case "stream":
-			if kind != vString || !plain(v) {
-				return badField(Lab, &o, "stream", "a plain string")
-			}
-			setString(&t.Stream, v)
-			haveStream = true
-		case "data":
-			if kind != vObject || inner {
-				return badField(Lab, &o, "data", "an object")
-			}
-			data, dataBase = v, base+o.vstart
-		case "seq":
-			n, ok := parseUint(v)
-			if kind != vNumber || !ok {
-				return badField(Lab, &o, "seq", "an unsigned integer")
-			}
-			t.Seq, haveSeq = n, true
-		case "ts_ns":
-			n, ok := parseInt(v)
-			if kind != vNumber || !ok {
-				return badField(Lab, &o, "ts_ns", "an integer")
-			}
-			t.ExchNS, haveTS = n, true
-		case "symbol":
-			if kind != vString || !plain(v) {
-				return badField(Lab, &o, "symbol", "a plain non-empty string")
-			}
-			symbol = v
-		case "bid", "ask", "last", "size", "bid_size", "ask_size":
-			x, ok := parseFloat(v)
-			if kind != vNumber || !ok {
-				return badField(Lab, &o, string(k), "a number")
-			}
-			switch string(k) {
-			case "bid":
-				t.Bid = x
-			case "ask":
-				t.Ask = x
-			case "last":
-				t.Last = x
-			case "size":
-				t.Size = x
-			case "bid_size":
-				t.BidSize = x
-			case "ask_size":
-				t.AskSize = x
-			}
-		case "side":
-			side, ok := parseSide(kind, v)
-			if !ok {
-				return badField(Lab, &o, "side", `"buy" or "sell"`)
-			}
-			t.Side = side
+		if err := m.field(&o, k, v, kind, t, inner, base); err != nil {
+			return err
 		}
 	}
 	if o.err != nil {
 		return o.err
 	}
-	if data != nil {
-		return parseLab(data, dataBase, t, true, haveStream)
+	if m.data != nil {
+		return parseLab(m.data, m.dataBase, t, true, m.haveStream)
 	}
-	if control {
+	return m.finish(t, base)
+}
+
+// labMsg is what parseLab has read of one lab object so far.
+type labMsg struct {
+	have, control, haveSeq, haveTS, haveStream bool
+	symbol, data                               []byte
+	dataBase                                   int
+}
+
+// field reads one member of a lab object into t and m.
+func (m *labMsg) field(o *obj, k, v []byte, kind byte, t *Tick, inner bool, base int) error {
+	switch string(k) {
+	case "type":
+		if kind != vString {
+			return badField(Lab, o, "type", "a string")
+		}
+		if string(v) != "tick" {
+			m.control = true
+		}
+		m.have = true
+	case "result", "error", "id":
+		if !m.have {
+			m.control = true
+		}
+	case "stream":
+		if kind != vString || !plain(v) {
+			return badField(Lab, o, "stream", "a plain string")
+		}
+		setString(&t.Stream, v)
+		m.haveStream = true
+	case "data":
+		if kind != vObject || inner {
+			return badField(Lab, o, "data", "an object")
+		}
+		m.data, m.dataBase = v, base+o.vstart
+	case "seq":
+		n, ok := parseUint(v)
+		if kind != vNumber || !ok {
+			return badField(Lab, o, "seq", "an unsigned integer")
+		}
+		t.Seq, m.haveSeq = n, true
+	case "ts_ns":
+		n, ok := parseInt(v)
+		if kind != vNumber || !ok {
+			return badField(Lab, o, "ts_ns", "an integer")
+		}
+		t.ExchNS, m.haveTS = n, true
+	case "symbol":
+		if kind != vString || !plain(v) {
+			return badField(Lab, o, "symbol", "a plain non-empty string")
+		}
+		m.symbol = v
+	case "bid", "ask", "last", "size", "bid_size", "ask_size":
+		return labPrice(o, k, v, kind, t)
+	case "side":
+		side, ok := parseSide(kind, v)
+		if !ok {
+			return badField(Lab, o, "side", `"buy" or "sell"`)
+		}
+		t.Side = side
+	}
+	return nil
+}
+
+// labPrice reads one of a lab tick's prices or sizes.
+func labPrice(o *obj, k, v []byte, kind byte, t *Tick) error {
+	x, ok := parseFloat(v)
+	if kind != vNumber || !ok {
+		return badField(Lab, o, string(k), "a number")
+	}
+	switch string(k) {
+	case "bid":
+		t.Bid = x
+	case "ask":
+		t.Ask = x
+	case "last":
+		t.Last = x
+	case "size":
+		t.Size = x
+	case "bid_size":
+		t.BidSize = x
+	case "ask_size":
+		t.AskSize = x
+	}
+	return nil
+}
+
+// finish checks that a lab tick had what it must have and completes t.
+func (m *labMsg) finish(t *Tick, base int) error {
+	if m.control {
 		return ErrNotTick
 	}
-	if !have {
+	if !m.have {
 		return &SyntaxError{Format: Lab, Offset: base, Msg: "message without type"}
 	}
 	switch {
-	case !haveSeq:
+	case !m.haveSeq:
 		return &SyntaxError{Format: Lab, Offset: base, Msg: "tick without seq"}
-	case !haveTS:
+	case !m.haveTS:
 		return &SyntaxError{Format: Lab, Offset: base, Msg: "tick without ts_ns"}
-	case symbol == nil:
+	case m.symbol == nil:
 		return &SyntaxError{Format: Lab, Offset: base, Msg: "tick without symbol"}
 	}
-	setString(&t.Symbol, symbol)
-	if !haveStream {
-		setDerivedStream(t, symbol, "@tick", true)
+	setString(&t.Symbol, m.symbol)
+	if !m.haveStream {
+		setDerivedStream(t, m.symbol, "@tick", true)
 	}
 	t.Kind = KindQuote
 	return nil
@@ -245,124 +268,150 @@ func parseBinance(msg []byte, base int, t *Tick, inner, haveStream bool) error {
 	if !o.open(msg, base, Binance) {
 		return o.err
 	}
-	var event, symbol, data []byte
-	var dataBase int
-	var control, haveU, haveT, haveE, haveTT bool
-	var e, tt int64
-	var u, tid uint64
-	var sides [6]float64 // p q b B a A
-	var haveSide [6]bool
+	m := binanceMsg{haveStream: haveStream}
 	for k, v, kind, ok := o.next(); ok; k, v, kind, ok = o.next() {
-		switch string(k) {
-		case "stream":
-			if kind != vString || !plain(v) || inner {
-				return badField(Binance, &o, "stream", "a plain string")
-			}
-			setString(&t.Stream, v)
-			haveStream = true
-		case "data":
-			if kind != vObject || inner {
-				return badField(Binance, &o, "data", "an object")
-			}
-			data, dataBase = v, base+o.vstart
-		case "result", "error", "id":
-			control = true
-		case "e":
-			if kind != vString {
-				return badField(Binance, &o, "e", "a string")
-			}
-			event = v
-		case "E", "T":
-			n, ok := parseInt(v)
-			if kind != vNumber || !ok {
-				return badField(Binance, &o, string(k), "an integer time")
-			}
-			if k[0] == 'E' {
-				e, haveE = n, true
-			} else {
-				tt, haveTT = n, true
-			}
-		case "s":
-			if kind != vString || !plain(v) {
-				return badField(Binance, &o, "s", "a plain non-empty string")
-			}
-			symbol = v
-		case "t", "u":
-			n, ok := parseUint(v)
-			if kind != vNumber || !ok {
-				return badField(Binance, &o, string(k), "an unsigned integer")
-			}
-			if k[0] == 't' {
-				tid, haveT = n, true
-			} else {
-				u, haveU = n, true
-			}
-		case "p", "q", "b", "B", "a", "A":
-			if kind != vString && k[0] != 'p' && k[0] != 'q' {
-				continue // spot trades once carried order ids in b and a; depth updates carry arrays
-			}
-			x, ok := parseFloat(v)
-			if kind != vString || !ok {
-				return badField(Binance, &o, string(k), "a decimal string")
-			}
-			i := "pqbBaA"
-			for j := range i {
-				if i[j] == k[0] {
-					sides[j], haveSide[j] = x, true
-				}
-			}
-		case "m":
-			switch kind {
-			case vTrue:
-				t.Side = SideSell
-			case vFalse:
-				t.Side = SideBuy
-			default:
-				return badField(Binance, &o, "m", "true or false")
-			}
+		if err := m.field(&o, k, v, kind, t, inner, base); err != nil {
+			return err
 		}
 	}
 	if o.err != nil {
 		return o.err
 	}
-	if data != nil {
-		if !haveStream {
+	if m.data != nil {
+		if !m.haveStream {
 			return &SyntaxError{Format: Binance, Offset: base, Msg: "combined message without stream"}
 		}
-		return parseBinance(data, dataBase, t, true, true)
+		return parseBinance(m.data, m.dataBase, t, true, true)
 	}
-	if !haveE {
-		e = tt
+	return m.finish(t, base)
+}
+
+// binanceMsg is what parseBinance has read of one object so far.
+type binanceMsg struct {
+	event, symbol, data                              []byte
+	dataBase                                         int
+	control, haveU, haveT, haveE, haveTT, haveStream bool
+	e, tt                                            int64
+	u, tid                                           uint64
+	sides                                            [6]float64 // p q b B a A
+	haveSide                                         [6]bool
+}
+
+// field reads one member of a Binance object into t and m.
+func (m *binanceMsg) field(o *obj, k, v []byte, kind byte, t *Tick, inner bool, base int) error {
+	switch string(k) {
+	case "stream":
+		if kind != vString || !plain(v) || inner {
+			return badField(Binance, o, "stream", "a plain string")
+		}
+		setString(&t.Stream, v)
+		m.haveStream = true
+	case "data":
+		if kind != vObject || inner {
+			return badField(Binance, o, "data", "an object")
+		}
+		m.data, m.dataBase = v, base+o.vstart
+	case "result", "error", "id":
+		m.control = true
+	case "e":
+		if kind != vString {
+			return badField(Binance, o, "e", "a string")
+		}
+		m.event = v
+	case "E", "T":
+		n, ok := parseInt(v)
+		if kind != vNumber || !ok {
+			return badField(Binance, o, string(k), "an integer time")
+		}
+		if k[0] == 'E' {
+			m.e, m.haveE = n, true
+		} else {
+			m.tt, m.haveTT = n, true
+		}
+	case "s":
+		if kind != vString || !plain(v) {
+			return badField(Binance, o, "s", "a plain non-empty string")
+		}
+		m.symbol = v
+	case "t", "u":
+		n, ok := parseUint(v)
+		if kind != vNumber || !ok {
+			return badField(Binance, o, string(k), "an unsigned integer")
+		}
+		if k[0] == 't' {
+			m.tid, m.haveT = n, true
+		} else {
+			m.u, m.haveU = n, true
+		}
+	case "p", "q", "b", "B", "a", "A":
+		return m.side(o, k, v, kind)
+	case "m":
+		switch kind {
+		case vTrue:
+			t.Side = SideSell
+		case vFalse:
+			t.Side = SideBuy
+		default:
+			return badField(Binance, o, "m", "true or false")
+		}
 	}
-	if haveE || haveTT {
+	return nil
+}
+
+// side reads a price or quantity (p q b B a A): decimal strings.
+func (m *binanceMsg) side(o *obj, k, v []byte, kind byte) error {
+	if kind != vString && k[0] != 'p' && k[0] != 'q' {
+		return nil // spot trades once carried order ids in b and a; depth updates carry arrays
+	}
+	x, ok := parseFloat(v)
+	if kind != vString || !ok {
+		return badField(Binance, o, string(k), "a decimal string")
+	}
+	const names = "pqbBaA"
+	for j := range names {
+		if names[j] == k[0] {
+			m.sides[j], m.haveSide[j] = x, true
+		}
+	}
+	return nil
+}
+
+// finish tells a trade from a bookTicker and a reply, checks that the
+// message had what it must have and completes t.
+func (m *binanceMsg) finish(t *Tick, base int) error {
+	e := m.e
+	if !m.haveE {
+		e = m.tt
+	}
+	if m.haveE || m.haveTT {
 		t.ExchNS = binanceNS(e)
 	}
-	spotBook := event == nil && haveU && haveSide[2] && haveSide[4]
+	spotBook := m.event == nil && m.haveU && m.haveSide[2] && m.haveSide[4]
 	switch {
-	case string(event) == "trade":
-		if !haveT || symbol == nil || !haveSide[0] || !haveSide[1] {
+	case string(m.event) == "trade":
+		if !m.haveT || m.symbol == nil || !m.haveSide[0] || !m.haveSide[1] {
 			return &SyntaxError{Format: Binance, Offset: base, Msg: "trade without t, s, p or q"}
 		}
-		t.Kind, t.Seq, t.Last, t.Size = KindTrade, tid, sides[0], sides[1]
-		if !haveStream {
-			setDerivedStream(t, symbol, "@trade", true)
+		t.Kind, t.Seq, t.Last, t.Size = KindTrade, m.tid, m.sides[0], m.sides[1]
+		if !m.haveStream {
+			setDerivedStream(t, m.symbol, "@trade", true)
 		}
-	case string(event) == "bookTicker" || spotBook:
-		if !haveU || symbol == nil || !haveSide[2] || !haveSide[4] {
+	case string(m.event) == "bookTicker" || spotBook:
+		if !m.haveU || m.symbol == nil || !m.haveSide[2] || !m.haveSide[4] {
 			return &SyntaxError{Format: Binance, Offset: base, Msg: "bookTicker without u, s, b or a"}
 		}
-		t.Kind, t.Seq = KindBook, u
-		t.Bid, t.BidSize, t.Ask, t.AskSize = sides[2], sides[3], sides[4], sides[5]
+		t.Kind, t.Seq = KindBook, m.u
+		t.Bid, t.BidSize, t.Ask, t.AskSize = m.sides[2], m.sides[3], m.sides[4], m.sides[5]
 		t.Side = SideUnknown
-		if !haveStream {
-			setDerivedStream(t, symbol, "@bookTicker", true)
+		if !m.haveStream {
+			setDerivedStream(t, m.symbol, "@bookTicker", true)
 		}
-	case control || event != nil:
+	case m.control || m.event != nil:
 		return ErrNotTick
 	default:
 		return &SyntaxError{Format: Binance, Offset: base, Msg: "neither a trade, a bookTicker nor a reply"}
 	}
-	setString(&t.Symbol, symbol)
+	setString(&t.Symbol, m.symbol)
 	return nil
 }
 
