@@ -113,6 +113,8 @@ type feedConn struct {
 	group *groupStats
 	// gap detection per stream+symbol
 	last map[uint64]uint64
+	// closedAt is the capture time TCP closed the connection (0: open).
+	closedAt int64
 }
 
 type groupStats struct {
@@ -161,6 +163,7 @@ type Correlator struct {
 	total  *latency.Set
 	window *latency.Set // since the last TakeWindow (live views)
 	feeds  map[stream.ConnKey]*feedConn
+	closed []*feedConn                       // closed feed connections still kept, oldest first
 	groups map[string]map[string]*groupStats // kind -> name -> stats
 	byHost map[netip.Addr]*hostTick
 	conns  map[stream.ConnKey]*connGroups
@@ -231,6 +234,10 @@ func (c *Correlator) connGroups(conn stream.ConnKey) *connGroups {
 
 func (c *Correlator) feed(conn stream.ConnKey) *feedConn {
 	fc := c.feeds[conn]
+	if fc != nil && fc.closedAt != 0 {
+		c.forget(fc) // the 4-tuple is reused by a new connection
+		fc = nil
+	}
 	if fc == nil {
 		fc = &feedConn{key: conn, ring: make([]tickRec, min(1024, c.cfg.TickRing)), max: c.cfg.TickRing, last: map[uint64]uint64{}}
 		name := conn.String()
@@ -482,12 +489,45 @@ func (c *Correlator) TakeWindow() *latency.Set {
 	return w
 }
 
-// Closed forgets a connection's per-connection state (its tick ring and
-// cached groups) once TCP has closed it; its group histograms stay. Orders
-// naming a tick of a closed feed connection fall back to the last tick.
-func (c *Correlator) Closed(conn stream.ConnKey) {
-	delete(c.feeds, conn)
+// Retention of closed feed connections: a bot may send orders naming ticks of a feed
+// connection that has just closed (a queue of orders drained after the feed
+// ended, a reconnect). The tick rings of the last closedFeeds closed
+// connections stay matchable for closedRetain of capture time after their
+// close; older ones are freed, so a day-long capture of a reconnecting bot
+// stays bounded (each ring holds at most Config.TickRing ticks).
+const (
+	closedFeeds  = 16
+	closedRetain = 60_000_000_000 // ns
+)
+
+// Closed tells the correlator that TCP closed conn at capture time at. Its
+// cached groups are dropped (its group histograms stay); a feed
+// connection's tick ring is kept for explicit matching within the
+// retention above.
+func (c *Correlator) Closed(conn stream.ConnKey, at int64) {
 	delete(c.conns, conn)
+	fc := c.feeds[conn]
+	if fc == nil || fc.closedAt != 0 {
+		return
+	}
+	fc.closedAt = max(at, 1)
+	c.closed = append(c.closed, fc)
+	for len(c.closed) > 0 && (len(c.closed) > closedFeeds || c.closed[0].closedAt < at-closedRetain) {
+		c.forget(c.closed[0])
+	}
+}
+
+// forget frees a closed feed connection's state.
+func (c *Correlator) forget(fc *feedConn) {
+	if c.feeds[fc.key] == fc {
+		delete(c.feeds, fc.key)
+	}
+	for i, x := range c.closed {
+		if x == fc {
+			c.closed = append(c.closed[:i], c.closed[i+1:]...)
+			break
+		}
+	}
 }
 
 // Counts returns the totals so far.

@@ -3,6 +3,7 @@ package correlate
 import (
 	"bytes"
 	"encoding/json"
+	"hash/maphash"
 	"net/netip"
 	"strings"
 	"testing"
@@ -166,11 +167,45 @@ func TestConnGroupsCappedAndClosed(t *testing.T) {
 	if len(g) != 2 || g[OtherConns] == nil || g[feedA.String()] == nil || c.Counts().GroupedAsOther != 1 {
 		t.Fatalf("groups %v counts %+v", SortedNames(g), c.Counts())
 	}
-	// Once feed A is closed, an order naming its tick falls back to the last tick.
-	c.Closed(feedA)
+	// Once feed A is closed, an order naming its tick still matches it
+	// (a bot drains its orders after the feed ended)...
+	c.Closed(feedA, 25)
 	o := &profile.Fields{Kind: profile.Order, Symbol: []byte("BTCUSDT"), TickFeed: []byte(feedA.String()), TickSeq: 1, HasTick: true}
 	c.Order(orders, o, stream.Span{LastNS: 30}, nil)
-	if cnt := c.Counts(); cnt.OrdersLastTick != 1 || cnt.OrdersExplicit != 0 {
-		t.Fatalf("%+v", cnt)
+	if cnt := c.Counts(); cnt.OrdersExplicit != 1 || cnt.OrdersLastTick != 0 {
+		t.Fatalf("order after the feed closed: %+v", cnt)
+	}
+	// ...until closedRetain of capture time has passed since the close.
+	c.Closed(feedB, 25+closedRetain+1)
+	c.Order(orders, o, stream.Span{LastNS: 40 + closedRetain}, nil)
+	if cnt := c.Counts(); cnt.OrdersExplicit != 1 || cnt.OrdersLastTick != 1 {
+		t.Fatalf("order long after the feed closed: %+v", cnt)
+	}
+}
+
+// At most closedFeeds closed feed connections are kept, and a reused
+// 4-tuple starts afresh.
+func TestClosedFeedsBounded(t *testing.T) {
+	c := New(Config{}, nil)
+	conn := func(i int) stream.ConnKey {
+		return stream.ConnKey{Client: netip.AddrPortFrom(netip.MustParseAddr("198.18.1.2"), uint16(40000+i)), Server: feedA.Server}
+	}
+	for i := range closedFeeds + 5 {
+		c.Tick(conn(i), tick(1, 1), stream.Span{LastNS: int64(10 * i)}, nil)
+		c.Closed(conn(i), int64(10*i+5))
+	}
+	if len(c.feeds) != closedFeeds || len(c.closed) != closedFeeds {
+		t.Fatalf("%d feeds, %d closed kept, want %d", len(c.feeds), len(c.closed), closedFeeds)
+	}
+	if _, ok := c.feeds[conn(4)]; ok {
+		t.Fatal("the oldest closed connections should be gone")
+	}
+	last := conn(closedFeeds + 4)
+	c.Tick(last, tick(7, 1), stream.Span{LastNS: 1000}, nil)
+	if fc := c.feeds[last]; fc == nil || fc.closedAt != 0 || len(c.closed) != closedFeeds-1 {
+		t.Fatalf("reused 4-tuple: %+v, %d closed", fc, len(c.closed))
+	}
+	if _, ok := c.feeds[last].find(1, maphash.Bytes(c.seed, []byte("BTCUSDT"))); ok {
+		t.Fatal("the reused 4-tuple kept the old connection's ticks")
 	}
 }

@@ -247,7 +247,7 @@ func (c *conn) Close(ts int64) {
 	}
 	delete(c.p.live, c.key)
 	if !c.p.finishing { // at the end of input every connection closes; keep their state for the last orders
-		c.p.cor.Closed(c.key)
+		c.p.cor.Closed(c.key, ts)
 	}
 }
 
