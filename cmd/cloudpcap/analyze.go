@@ -11,7 +11,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/lab/runner"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
-	"github.com/cloudpcap/cloudpcap/monitor/correlate"
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/keylog"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
@@ -91,7 +91,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	src := capture.NewMerge(srcs...)
 	defer src.Close()
 
-	var evw *correlate.JSONL
+	var evw *event.Writer
 	var evf *os.File
 	if *eventsPath != "" {
 		evf, err = os.Create(*eventsPath)
@@ -99,7 +99,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		defer evf.Close()
-		evw = correlate.NewJSONL(evf, *payloads)
+		evw = event.NewWriter(evf, *payloads)
 	}
 	cfg := pipeline.Config{Profile: prof, Keys: keys, Payloads: *payloads}
 	if evw != nil {
