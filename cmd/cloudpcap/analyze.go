@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cloudpcap/cloudpcap/lab/runner"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/keylog"
@@ -154,7 +154,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("--events %s: %w", *eventsPath, err)
 	}
 	if *summaryPath != "" {
-		if err := runner.WriteJSON(*summaryPath, sum); err != nil {
+		if err := results.WriteSummary(*summaryPath, sum); err != nil {
 			return err
 		}
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/cloudpcap/cloudpcap/lab/runner"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 )
 
@@ -46,7 +46,7 @@ type Run struct {
 	Scenario     ScenarioInfo
 	Summary      *pipeline.Summary // summary.json (merged over repetitions)
 	Mirror       *pipeline.Summary // summary-mirror.json, nil without mirroring
-	Env          *runner.Env       // env.json, nil when missing
+	Env          *results.Env      // env.json, nil when missing
 	Reps         []Rep             // one per repetition (the run folder itself when it does not repeat)
 
 	// Problems are input defects that did not stop the report (a torn
@@ -145,7 +145,7 @@ func Load(dir string) (*Run, error) {
 	}
 	envPath := filepath.Join(dir, "env.json")
 	if b, err := os.ReadFile(envPath); err == nil {
-		var e runner.Env
+		var e results.Env
 		if err := json.Unmarshal(b, &e); err != nil {
 			return nil, &Error{Path: envPath, Err: err}
 		}

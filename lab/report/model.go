@@ -506,7 +506,7 @@ func runInfo(r *Run) RunInfo {
 			ri.DurationS = math.Round(e.End.Sub(e.Start).Seconds()*10) / 10
 		}
 		ri.Kernel, ri.CPU, ri.Cores, ri.Mechanism, ri.Modes = e.Kernel, e.CPU, e.Cores, e.Mechanism, e.Modes
-		ri.Status, ri.Revision, ri.GoVersion = e.Status, e.Version, e.GoVersion
+		ri.Status, ri.Revision, ri.GoVersion = e.Status, e.Revision, e.GoVersion
 		for _, rep := range e.Repetitions {
 			for _, p := range rep.Points {
 				ri.Points = append(ri.Points, Point{Rep: rep.Repetition, Name: p.Name, Packets: p.Packets, Drops: p.Drops})

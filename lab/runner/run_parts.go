@@ -2,12 +2,10 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -15,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/liveview"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
@@ -277,7 +277,7 @@ func watch(ctx context.Context, o Options, sc *scenario.Scenario, rep int, mon *
 			left--
 		case now := <-tick.C:
 			snap := mon.Snapshot()
-			s := Snapshot{Scenario: sc.Name, Repetition: rep, Elapsed: now.Sub(start), Left: max(0, sc.Duration.D-now.Sub(start)), Points: snap}
+			s := liveview.Snapshot{Scenario: sc.Name, Repetition: rep, Elapsed: now.Sub(start), Left: max(0, sc.Duration.D-now.Sub(start)), Points: snap}
 			if o.OnSnapshot != nil {
 				o.OnSnapshot(s)
 			}
@@ -294,7 +294,7 @@ func watch(ctx context.Context, o Options, sc *scenario.Scenario, rep int, mon *
 	return nil
 }
 
-func progress(o Options, s Snapshot, prev []live.PointSnapshot, dt time.Duration) {
+func progress(o Options, s liveview.Snapshot, prev []live.PointSnapshot, dt time.Duration) {
 	var ticks, orders, pticks, porders int64
 	var feed, t2t [4]int64 // rolling: count, p50, p99, max of the last second
 	for i, p := range s.Points {
@@ -329,48 +329,8 @@ func progress(o Options, s Snapshot, prev []live.PointSnapshot, dt time.Duration
 
 func us(ns int64) string { return strconv.FormatFloat(float64(ns)/1e3, 'f', 0, 64) + "us" }
 
-// Env describes the machine and the run (env.json).
-type Env struct {
-	Scenario    string    `json:"scenario"`
-	Version     string    `json:"cloudpcap_revision"`
-	GoVersion   string    `json:"go_version"`
-	Kernel      string    `json:"kernel"`
-	CPU         string    `json:"cpu"`
-	Cores       int       `json:"cores"`
-	Mechanism   string    `json:"link_mechanism"`
-	Modes       []string  `json:"capture_modes"`
-	Start       time.Time `json:"start"`
-	End         time.Time `json:"end"`
-	Status      string    `json:"status"`
-	Repetitions []RepEnv  `json:"repetitions"`
-}
-
-// RepEnv is one repetition's record.
-type RepEnv struct {
-	Repetition int           `json:"repetition"`
-	RunID      string        `json:"run_id"`
-	Start      time.Time     `json:"start"`
-	End        time.Time     `json:"end"`
-	Emulators  []EmulatorRef `json:"emulators,omitempty"`
-	Points     []PointEnv    `json:"capture_points"`
-}
-
-// EmulatorRef points to a link emulator's stats (release error vs due time).
-type EmulatorRef struct {
-	Host  string          `json:"host"`
-	Stats string          `json:"stats_file"`
-	Data  json.RawMessage `json:"stats,omitempty"`
-}
-
-// PointEnv is a capture point's packet and kernel-drop counts.
-type PointEnv struct {
-	Name    string `json:"name"`
-	Packets uint64 `json:"packets"`
-	Drops   uint64 `json:"kernel_drops"`
-}
-
-func newEnv(sc *scenario.Scenario, mech mechanism, start time.Time) *Env {
-	e := &Env{Scenario: sc.Name, GoVersion: runtime.Version(), Cores: runtime.NumCPU(), Mechanism: mech.Name(), Modes: sc.Capture.Modes, Start: start}
+func newEnv(sc *scenario.Scenario, mech mechanism, start time.Time) *results.Env {
+	e := &results.Env{Scenario: sc.Name, GoVersion: runtime.Version(), Cores: runtime.NumCPU(), Mechanism: mech.Name(), Modes: sc.Capture.Modes, Start: start}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		e.Kernel = unix.ByteSliceToString(u.Sysname[:]) + " " + unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Machine[:])
@@ -386,33 +346,9 @@ func newEnv(sc *scenario.Scenario, mech mechanism, start time.Time) *Env {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
-				e.Version = s.Value
+				e.Revision = s.Value
 			}
 		}
 	}
 	return e
-}
-
-// WriteJSON writes v as indented JSON to path through a temporary file,
-// so a reader never sees half a file.
-func WriteJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// readStats loads the emulators' stats files into the record.
-func readStats(dir string, env *RepEnv) {
-	for i := range env.Emulators {
-		b, err := os.ReadFile(filepath.Join(dir, env.Emulators[i].Stats))
-		if err == nil && json.Valid(b) {
-			env.Emulators[i].Data = b
-		}
-	}
 }

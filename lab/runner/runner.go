@@ -1,18 +1,8 @@
 // Package runner runs a scenario end to end: it builds the lab network,
 // starts the exchanges (feed and order API), the monitor and the traders in
 // their namespaces, measures for the scenario's duration (warmup excluded),
-// stops everything in order, and writes the results folder:
-//
-//	results/<scenario>/<UTC time>/
-//	  scenario.yaml      the resolved scenario (defaults filled, --set applied)
-//	  summary.json       the local capture's summary (DESIGN.md), merged over repetitions
-//	  summary-mirror.json  the mirror capture's, when mirroring
-//	  env.json           kernel, CPU, Go, link mechanism, emulator error, run IDs, status
-//	  capture.pcapng     every frame with the key log embedded (0600)
-//	  events.jsonl       per-message events (events-mirror.jsonl)
-//	  app/<trader>.jsonl the traders' application timestamps
-//	  logs/*.log         every component's output
-//	  rep-N/             per repetition, when the scenario repeats
+// stops everything in order, and writes the results folder (package
+// lab/results names its files and owns their formats).
 //
 // Everything it creates carries the run ID and is removed on success,
 // failure and Ctrl-C (ctx); a failed run keeps what it measured, marked
@@ -31,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/liveview"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
@@ -49,23 +41,14 @@ const (
 // Options control a run.
 type Options struct {
 	Binary   string   // the cloudpcap binary components run as (default: this executable)
-	Results  string   // results root (default "results")
+	Results  string   // results root (default results.DefaultRoot)
 	Sets     []string // --set overrides
 	Out      io.Writer
 	Progress bool             // redraw a progress line (a terminal); else plain log lines
 	Checks   []scenario.Check // extra scenario validation (strategies, patterns)
 	Version  string           // cloudpcap's version, recorded in env.json
 	// OnSnapshot, when set, receives live monitor snapshots once a second.
-	OnSnapshot func(Snapshot)
-}
-
-// Snapshot is the state of a running scenario for progress and live views.
-type Snapshot struct {
-	Scenario   string
-	Repetition int
-	Elapsed    time.Duration
-	Left       time.Duration
-	Points     []live.PointSnapshot
+	OnSnapshot func(liveview.Snapshot)
 }
 
 // Result is what a run produced.
@@ -73,7 +56,7 @@ type Result struct {
 	Dir     string
 	Summary *pipeline.Summary // local capture (or mirror when only mirroring)
 	Mirror  *pipeline.Summary
-	Env     *Env
+	Env     *results.Env
 }
 
 // Run runs the scenario file at path.
@@ -82,7 +65,7 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 		o.Out = io.Discard
 	}
 	if o.Results == "" {
-		o.Results = "results"
+		o.Results = results.DefaultRoot
 	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
@@ -113,7 +96,7 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 	}
 
 	start := time.Now().UTC()
-	dir := filepath.Join(o.Results, sc.Name, start.Format("20060102T150405Z"))
+	dir := results.RunDir(o.Results, sc.Name, start)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -121,12 +104,12 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "scenario.yaml"), resolved, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, results.ScenarioFile), resolved, 0o644); err != nil {
 		return nil, err
 	}
 	env := newEnv(sc, mech, start)
-	if o.Version != "" && env.Version == "" {
-		env.Version = o.Version
+	if o.Version != "" && env.Revision == "" {
+		env.Revision = o.Version
 	}
 	res := &Result{Dir: dir, Env: env}
 	fmt.Fprintf(o.Out, "run %s: %d repetition(s) of %s, link mechanism %s, results in %s\n", sc.Name, sc.Repeat, sc.Duration.D, mech.Name(), dir)
@@ -136,15 +119,15 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 	for r := 1; r <= sc.Repeat; r++ {
 		repDir := dir
 		if sc.Repeat > 1 {
-			repDir = filepath.Join(dir, fmt.Sprintf("rep-%d", r))
+			repDir = filepath.Join(dir, results.RepDir(r))
 		}
 		rep, err := runOnce(ctx, sc, o, mech, repDir, r)
 		if rep != nil && sc.Repeat > 1 {
 			if rep.local != nil {
-				_ = WriteJSON(filepath.Join(repDir, "summary.json"), rep.local)
+				_ = results.WriteSummary(filepath.Join(repDir, results.SummaryFile), rep.local)
 			}
 			if rep.mirror != nil {
-				_ = WriteJSON(filepath.Join(repDir, "summary-mirror.json"), rep.mirror)
+				_ = results.WriteSummary(filepath.Join(repDir, results.MirrorSummaryFile), rep.mirror)
 			}
 		}
 		if rep != nil {
@@ -162,11 +145,11 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 		}
 	}
 	env.End = time.Now().UTC()
-	env.Status = "ok"
+	env.Status = results.StatusOK
 	if runErr != nil {
-		env.Status = "failed: " + runErr.Error()
+		env.Status = results.StatusFailed(runErr)
 		if errors.Is(runErr, context.Canceled) {
-			env.Status = "interrupted"
+			env.Status = results.StatusInterrupted
 		}
 	}
 	res.Summary, err = combine(locals, runErr)
@@ -179,16 +162,16 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 		}
 	}
 	if res.Summary != nil {
-		if err := WriteJSON(filepath.Join(dir, "summary.json"), res.Summary); err != nil {
+		if err := results.WriteSummary(filepath.Join(dir, results.SummaryFile), res.Summary); err != nil {
 			return res, err
 		}
 	}
 	if res.Mirror != nil {
-		if err := WriteJSON(filepath.Join(dir, "summary-mirror.json"), res.Mirror); err != nil {
+		if err := results.WriteSummary(filepath.Join(dir, results.MirrorSummaryFile), res.Mirror); err != nil {
 			return res, err
 		}
 	}
-	if err := WriteJSON(filepath.Join(dir, "env.json"), env); err != nil {
+	if err := results.WriteEnv(filepath.Join(dir, results.EnvFile), env); err != nil {
 		return res, err
 	}
 	return res, runErr
@@ -226,22 +209,21 @@ func combine(parts []*pipeline.Summary, runErr error) (*pipeline.Summary, error)
 
 type repResult struct {
 	local, mirror *pipeline.Summary
-	env           RepEnv
+	env           results.RepEnv
 }
 
 // runOnce runs one repetition in its own network (new run ID).
 func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechanism, dir string, rep int) (_ *repResult, err error) {
-	for _, d := range []string{dir, filepath.Join(dir, "logs"), filepath.Join(dir, "app")} {
+	for _, d := range []string{dir, filepath.Join(dir, results.LogsDir), filepath.Join(dir, results.AppDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	keysDir := filepath.Join(dir, "keys")
-	if err := os.MkdirAll(keysDir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, results.KeysDir), 0o700); err != nil {
 		return nil, err
 	}
 	runID := topology.NewRunID()
-	out := &repResult{env: RepEnv{Repetition: rep, RunID: runID, Start: time.Now().UTC()}}
+	out := &repResult{env: results.RepEnv{Repetition: rep, RunID: runID, Start: time.Now().UTC()}}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(o.Out, "[%s] "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05.000")}, args...)...)
 	}
@@ -294,7 +276,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 		}
 		if p != nil {
 			procs = append(procs, p)
-			out.env.Emulators = append(out.env.Emulators, EmulatorRef{Host: h.NS, Stats: filepath.Join("linkemu", filepath.Base(h.NS)+".json")})
+			out.env.Emulators = append(out.env.Emulators, results.EmulatorRef{Host: h.NS, Stats: results.LinkemuStatsFile(filepath.Base(h.NS))})
 		}
 	}
 
@@ -303,13 +285,13 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 		h := topo.Host(topology.Exchange, e.Name)
 		feedArgs := append([]string{"feed", "--listen", fmt.Sprintf("%s:%d", h.Addr, FeedPort), "--format", e.Feed.Format,
 			"--symbols", strings.Join(e.Feed.Symbols, ","), "--seed", strconv.FormatInt(sc.Seed+int64(i)*7919+int64(rep), 10)}, feedFlags(e.Feed)...)
-		fp, err := supervisor.Start(supervisor.Spec{Name: "feed-" + e.Name, NS: h.NS, Binary: o.Binary, Args: feedArgs, LogPath: filepath.Join(dir, "logs", "feed-"+e.Name+".log"), RunID: runID})
+		fp, err := supervisor.Start(supervisor.Spec{Name: "feed-" + e.Name, NS: h.NS, Binary: o.Binary, Args: feedArgs, LogPath: filepath.Join(dir, results.LogFile("feed-"+e.Name)), RunID: runID})
 		if err != nil {
 			return out, err
 		}
 		procs = append(procs, fp)
 		oargs := append([]string{"orderapi", "--listen", fmt.Sprintf("%s:%d", h.Addr, OrderPort), "--seed", strconv.FormatInt(sc.Seed+int64(i)*104729+int64(rep), 10)}, orderFlags(e.OrderAPI)...)
-		op, err := supervisor.Start(supervisor.Spec{Name: "orderapi-" + e.Name, NS: h.NS, Binary: o.Binary, Args: oargs, LogPath: filepath.Join(dir, "logs", "orderapi-"+e.Name+".log"), RunID: runID})
+		op, err := supervisor.Start(supervisor.Spec{Name: "orderapi-" + e.Name, NS: h.NS, Binary: o.Binary, Args: oargs, LogPath: filepath.Join(dir, results.LogFile("orderapi-"+e.Name)), RunID: runID})
 		if err != nil {
 			return out, err
 		}
@@ -362,7 +344,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 	monHost := topo.Host(topology.Monitor, "")
 	for j, t := range sc.Traders {
 		h := topo.Host(topology.Trader, t.Name)
-		keylogs = append(keylogs, filepath.Join(keysDir, t.Name+".log"))
+		keylogs = append(keylogs, filepath.Join(dir, results.KeyLogFile(t.Name)))
 		if local {
 			var src *capture.Live
 			if err := topology.InNS(h.NS, func() error {
@@ -372,7 +354,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 			}); err != nil {
 				return out, fmt.Errorf("local capture in %s: %w", h.NS, err)
 			}
-			w, err := openEvents("events.jsonl")
+			w, err := openEvents(results.EventsFile)
 			if err != nil {
 				return out, err
 			}
@@ -398,7 +380,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 			}); err != nil {
 				return out, fmt.Errorf("mirror capture in %s: %w", monHost.NS, err)
 			}
-			w, err := openEvents("events-mirror.jsonl")
+			w, err := openEvents(results.MirrorEventsFile)
 			if err != nil {
 				return out, err
 			}
@@ -407,7 +389,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 			ifaces = append(ifaces, "mirror/"+t.Name)
 		}
 	}
-	capPath := filepath.Join(dir, "capture.pcapng")
+	capPath := filepath.Join(dir, results.CaptureFile)
 	writer, err := capture.NewWriter(capPath, ifaces)
 	if err != nil {
 		return out, err
@@ -423,14 +405,14 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 	}
 	monOwns = true
 	monStopped := false
-	var results []live.Result
+	var pointResults []live.Result
 	stopMonitor := func() error {
 		if monStopped {
 			return nil
 		}
 		monStopped = true
 		var err error
-		results, err = mon.Stop()
+		pointResults, err = mon.Stop()
 		return errors.Join(err, writer.Close())
 	}
 	defer func() {
@@ -440,8 +422,8 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 			}
 			// An early return (a trader that would not start, ...) still
 			// keeps what the monitor measured.
-			if out.local == nil && len(results) > 0 {
-				out.local, out.mirror, _ = summaries(results, mirrorPoints, dir)
+			if out.local == nil && len(pointResults) > 0 {
+				out.local, out.mirror, _ = summaries(pointResults, mirrorPoints, dir)
 			}
 		}
 	}()
@@ -451,8 +433,8 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 	for _, t := range sc.Traders {
 		h := topo.Host(topology.Trader, t.Name)
 		args := []string{"trader", "--insecure", "--strategy", t.Strategy, "--clients", strconv.Itoa(t.Clients),
-			"--keylog", filepath.Join(keysDir, t.Name+".log"), "--timestamps", filepath.Join(dir, "app", t.Name+".jsonl"),
-			"--stats", filepath.Join(dir, "app", t.Name+"-stats.json"), "--duration", sc.Duration.D.String(), "--id-prefix", t.Name + "-"}
+			"--keylog", filepath.Join(dir, results.KeyLogFile(t.Name)), "--timestamps", filepath.Join(dir, results.StampsFile(t.Name)),
+			"--stats", filepath.Join(dir, results.TraderStatsFile(t.Name)), "--duration", sc.Duration.D.String(), "--id-prefix", t.Name + "-"}
 		for _, fe := range t.Feeds {
 			args = append(args, "--feed", feedURL(sc, topo, fe, t))
 		}
@@ -462,7 +444,7 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 			args = append(args, "--param", k+"="+string(t.Params[k]))
 		}
 		args = append(args, t.Extra...)
-		p, err := supervisor.Start(supervisor.Spec{Name: "trader-" + t.Name, NS: h.NS, Binary: o.Binary, Args: args, LogPath: filepath.Join(dir, "logs", "trader-"+t.Name+".log"), RunID: runID})
+		p, err := supervisor.Start(supervisor.Spec{Name: "trader-" + t.Name, NS: h.NS, Binary: o.Binary, Args: args, LogPath: filepath.Join(dir, results.LogFile("trader-"+t.Name)), RunID: runID})
 		if err != nil {
 			return out, err
 		}
@@ -480,9 +462,9 @@ func runOnce(ctx context.Context, sc *scenario.Scenario, o Options, mech mechani
 	}
 	serr := stopMonitor()
 	out.env.End = time.Now().UTC()
-	out.local, out.mirror, err = summaries(results, mirrorPoints, dir)
-	for _, r := range results {
-		out.env.Points = append(out.env.Points, PointEnv{Name: r.Name, Drops: r.Summary.Capture.Drops, Packets: r.Summary.Capture.Packets})
+	out.local, out.mirror, err = summaries(pointResults, mirrorPoints, dir)
+	for _, r := range pointResults {
+		out.env.Points = append(out.env.Points, results.PointEnv{Name: r.Name, Drops: r.Summary.Capture.Drops, Packets: r.Summary.Capture.Packets})
 	}
 	teardown()
 	mech.collect(dir, &out.env)
