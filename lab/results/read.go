@@ -63,7 +63,7 @@ func Read(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
 	if r.Summary, err = readSummary(filepath.Join(dir, SummaryFile)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, r.Missing(SummaryFile)
+			return nil, Missing(dir, SummaryFile)
 		}
 		return nil, err
 	}
@@ -85,9 +85,10 @@ func Read(dir string) (*Run, error) {
 	return r, nil
 }
 
-// Missing is the error for a file of the run folder that is not there.
-func (r *Run) Missing(name string) error {
-	return &FileError{Path: filepath.Join(r.Dir, name), Err: fmt.Errorf("%w: the file is missing (a run folder has %s, %s and %s)", ErrNotRun, ScenarioFile, SummaryFile, EnvFile)}
+// Missing is the error for the file name of the run folder dir that is not
+// there.
+func Missing(dir, name string) error {
+	return &FileError{Path: filepath.Join(dir, name), Err: fmt.Errorf("%w: the file is missing (a run folder has %s, %s and %s)", ErrNotRun, ScenarioFile, SummaryFile, EnvFile)}
 }
 
 // Partial reports whether the run could not finish: a partial summary or a
