@@ -17,6 +17,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/cloudpcap/cloudpcap/lab/results"
 )
 
 // TestIntegrationEmulator builds a ⟷ emu ⟷ b, runs the emulator in-process
@@ -138,7 +140,9 @@ func TestIntegrationEmulator(t *testing.T) {
 		e := c.startEmu(t, Link{AtoB: Params{Loss: loss, Seed: 3}})
 		sink := newUDPSink(t, c)
 		sendUDP(t, c, n, 64, 20000) // 20k datagrams/s
-		st := waitStats(t, e, func(st Stats) bool { return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded) })
+		st := waitStats(t, e, func(st results.EmulatorStats) bool {
+			return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
+		})
 		logStats(t, st)
 		lost := float64(st.AtoB.DroppedLoss)
 		sd := math.Sqrt(n * loss * (1 - loss))
@@ -161,7 +165,7 @@ func TestIntegrationEmulator(t *testing.T) {
 		e := c.startEmu(t, Link{AtoB: Params{Rate: rate, Queue: 300}})
 		sink := newUDPSink(t, c)
 		n := sendUDP(t, c, 2400, payload, 2*rate/frameBits) // twice the link rate for 0.5 s
-		st := waitStats(t, e, func(st Stats) bool {
+		st := waitStats(t, e, func(st results.EmulatorStats) bool {
 			return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
 		})
 		logStats(t, st)
@@ -183,7 +187,7 @@ func TestIntegrationEmulator(t *testing.T) {
 				e := c.startEmu(t, Link{AtoB: p})
 				sink := newUDPSink(t, c)
 				n := sendUDP(t, c, 1000, 64, 20000)
-				st := waitStats(t, e, func(st Stats) bool {
+				st := waitStats(t, e, func(st results.EmulatorStats) bool {
 					return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
 				})
 				logStats(t, st)
@@ -209,7 +213,7 @@ func TestIntegrationEmulator(t *testing.T) {
 		e := c.startEmu(t, Link{AtoB: Params{Rate: 50e6, Queue: 5000}})
 		newUDPSink(t, c)
 		n := sendUDP(t, c, 4000, 1000, 40000)
-		st := waitStats(t, e, func(st Stats) bool { return st.AtoB.Received >= uint64(n) })
+		st := waitStats(t, e, func(st results.EmulatorStats) bool { return st.AtoB.Received >= uint64(n) })
 		start := time.Now()
 		if err := e.Stop(); err != nil {
 			t.Fatal(err)
@@ -226,7 +230,7 @@ func TestIntegrationEmulator(t *testing.T) {
 }
 
 // drained reports whether a direction has received n frames and holds none.
-func drained(d DirStats, n int) bool {
+func drained(d results.EmulatorDirStats, n int) bool {
 	out := d.Forwarded + d.DroppedLoss + d.DroppedQueue + d.DroppedOversize + d.SendErrors
 	return d.Received >= uint64(n) && out == d.Received
 }
@@ -263,7 +267,7 @@ func runInterfaceGone(t *testing.T, c *chain) {
 	}
 }
 
-func waitStats(t *testing.T, e *Emulator, cond func(Stats) bool) Stats {
+func waitStats(t *testing.T, e *Emulator, cond func(results.EmulatorStats) bool) results.EmulatorStats {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -393,11 +397,11 @@ func sendUDP(t *testing.T, c *chain, n, size int, pps float64) int {
 	return n
 }
 
-func logStats(t *testing.T, st Stats) {
+func logStats(t *testing.T, st results.EmulatorStats) {
 	t.Helper()
 	for _, d := range []struct {
 		name string
-		s    DirStats
+		s    results.EmulatorDirStats
 	}{{"a2b", st.AtoB}, {"b2a", st.BtoA}} {
 		e, r := d.s.ReleaseError, d.s.ReceiveLatency
 		t.Logf("%s [%s]: received %d forwarded %d lost %d queue-dropped %d late %d clock-fallback %d; release error p50 %v p90 %v p99 %v max %v (n=%d); receive latency p50 %v p99 %v max %v",

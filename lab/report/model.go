@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/lab/gate"
-	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/results"
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
+	"github.com/cloudpcap/cloudpcap/monitor/profile"
+	"github.com/cloudpcap/cloudpcap/trader/stamp"
 )
 
 // Model is everything the page shows, computed from the runs; the golden
@@ -410,11 +413,11 @@ func Build(runs []*Run, o Options) (*Model, error) {
 			m.warn(i, "warn", p)
 		}
 		var err error
-		if hists[i], err = dists(r.Summary, filepath.Join(r.Dir, "summary.json")); err != nil {
+		if hists[i], err = dists(r.Summary, filepath.Join(r.Dir, results.SummaryFile)); err != nil {
 			return nil, err
 		}
 		if r.Mirror != nil {
-			if mirrors[i], err = dists(r.Mirror, filepath.Join(r.Dir, "summary-mirror.json")); err != nil {
+			if mirrors[i], err = dists(r.Mirror, filepath.Join(r.Dir, results.MirrorSummaryFile)); err != nil {
 				return nil, err
 			}
 		}
@@ -530,7 +533,7 @@ func dists(s *pipeline.Summary, path string) (map[string]*dist, error) {
 	for _, name := range latency.MetricNames {
 		h, err := latency.FromMetric(s.Metrics[name])
 		if err != nil {
-			return nil, &Error{Path: path, Err: fmt.Errorf("metrics.%s: %w", name, err)}
+			return nil, &results.FileError{Path: path, Err: fmt.Errorf("metrics.%s: %w", name, err)}
 		}
 		out[name] = newDist(h)
 	}
@@ -538,7 +541,7 @@ func dists(s *pipeline.Summary, path string) (map[string]*dist, error) {
 }
 
 func (m *Model) runWarnings(i int, r *Run, hs map[string]*dist) {
-	if r.Env != nil && r.Env.Status != "" && r.Env.Status != "ok" {
+	if r.Env != nil && r.Env.Status != "" && r.Env.Status != results.StatusOK {
 		m.warn(i, "error", "run status: "+r.Env.Status)
 	}
 	if r.Summary.Partial {
@@ -883,7 +886,7 @@ func (m *Model) groups(runs []*Run) error {
 					}
 					h, err := latency.FromMetric(met)
 					if err != nil {
-						return &Error{Path: filepath.Join(r.Dir, "summary.json"), Err: fmt.Errorf("groups.%s.%s.%s: %w", kind, n, metric, err)}
+						return &results.FileError{Path: filepath.Join(r.Dir, results.SummaryFile), Err: fmt.Errorf("groups.%s.%s.%s: %w", kind, n, metric, err)}
 					}
 					d := newDist(h)
 					g.Rows = append(g.Rows, GroupRow{Run: i, Name: n, Count: d.count(), Values: [5]int64{d.quantile(.5), d.quantile(.9), d.quantile(.99), d.quantile(.999), d.max}})
@@ -914,7 +917,7 @@ func (m *Model) sameWireWarnings(i int, r *Run) {
 		ticks := 0
 		for k := range rep.Events {
 			ev := &rep.Events[k]
-			if ev.Kind != "tick" || ev.WireNS == 0 {
+			if ev.Kind != profile.Tick || ev.WireNS == 0 {
 				continue
 			}
 			ticks++
@@ -930,14 +933,14 @@ func (m *Model) sameWireWarnings(i int, r *Run) {
 }
 
 // eventSample returns the metric and latency an event carries, if any.
-func eventSample(ev *Event) (string, int64, bool) {
+func eventSample(ev *event.Event) (string, int64, bool) {
 	switch {
-	case ev.Kind == "tick" && ev.FeedLatency != nil:
-		return latency.FeedLatency, *ev.FeedLatency, true
-	case ev.Kind == "order" && ev.TickToTrade != nil:
-		return latency.TickToTrade, *ev.TickToTrade, true
-	case ev.Kind == "ack" && ev.OrderToAck != nil:
-		return latency.OrderToAck, *ev.OrderToAck, true
+	case ev.Kind == profile.Tick && ev.HasExch:
+		return latency.FeedLatency, ev.FeedLatencyNS, true
+	case ev.Kind == profile.Order && ev.Match != event.MatchNone:
+		return latency.TickToTrade, ev.TickToTradeNS, true
+	case ev.Kind == profile.Ack && ev.HasOrder:
+		return latency.OrderToAck, ev.OrderToAckNS, true
 	}
 	return "", 0, false
 }
@@ -1020,26 +1023,26 @@ func split(i int, r *Run) Split {
 	vals := make([][]int64, len(splitParts))
 	for _, rep := range r.Reps {
 		ticks := map[tickKey]int64{}
-		orders := map[string]*Event{}
+		orders := map[string]*event.Event{}
 		for k := range rep.Events {
 			ev := &rep.Events[k]
 			switch ev.Kind {
-			case "tick":
-				key := tickKey{ev.Conn, ev.Symbol, ev.Seq}
+			case profile.Tick:
+				key := tickKey{string(ev.Conn), string(ev.Symbol), ev.Seq}
 				if _, dup := ticks[key]; !dup {
 					ticks[key] = ev.WireNS
 				}
-			case "order":
-				if ev.OrderID != "" {
-					if _, dup := orders[ev.OrderID]; !dup {
-						orders[ev.OrderID] = ev
+			case profile.Order:
+				if len(ev.OrderID) > 0 {
+					if _, dup := orders[string(ev.OrderID)]; !dup {
+						orders[string(ev.OrderID)] = ev
 					}
 				}
 			}
 		}
 		for k := range rep.App {
 			a := &rep.App[k]
-			if a.Kind != "order" {
+			if a.Kind != stamp.Order {
 				continue
 			}
 			if a.WroteNS == 0 {
@@ -1047,9 +1050,9 @@ func split(i int, r *Run) Split {
 				continue
 			}
 			sp.AppOrders++
-			oe, okO := orders[a.OrderID]
+			oe, okO := orders[string(a.OrderID)]
 			tw, okT := ticks[tickKey{a.TickConn, a.Symbol, a.TickSeq}]
-			if !okT && okO && oe.Match == "explicit" && oe.TickConn == a.TickConn && oe.TickSeq == a.TickSeq && oe.TickWireNS > 0 {
+			if !okT && okO && oe.Match == event.MatchExplicit && string(oe.TickConn) == a.TickConn && oe.TickSeq == a.TickSeq && oe.TickWireNS > 0 {
 				tw, okT = oe.TickWireNS, true
 			}
 			if !okO {
@@ -1110,8 +1113,9 @@ func slowest(i int, r *Run) []Slow {
 				if len(top) == slowestN && v <= top[slowestN-1].ValueNS {
 					continue
 				}
-				s := Slow{Run: i, Rep: rep.N, Metric: name, ValueNS: v, WireNS: ev.WireNS, AtS: round4(float64(ev.WireNS-first) / 1e9), Conn: ev.Conn, Symbol: ev.Symbol, OrderID: ev.OrderID}
-				if ev.Kind == "tick" {
+				s := Slow{Run: i, Rep: rep.N, Metric: name, ValueNS: v, WireNS: ev.WireNS, AtS: round4(float64(ev.WireNS-first) / 1e9),
+					Conn: string(ev.Conn), Symbol: string(ev.Symbol), OrderID: string(ev.OrderID)}
+				if ev.Kind == profile.Tick {
 					s.Seq = ev.Seq
 				}
 				top = append(top, s)
@@ -1233,20 +1237,20 @@ func trim3(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// emulators reads a link emulator's stats JSON (lab/linkemu.Stats); a
+// emulators reads a link emulator's stats JSON (results.EmulatorStats); a
 // missing or unreadable record gives nothing.
 func emulators(rep int, host string, data json.RawMessage) []Emulator {
 	if len(data) == 0 {
 		return nil
 	}
-	var st linkemu.Stats
+	var st results.EmulatorStats
 	if json.Unmarshal(data, &st) != nil {
 		return nil
 	}
 	var out []Emulator
 	for _, d := range []struct {
 		name string
-		s    linkemu.DirStats
+		s    results.EmulatorDirStats
 	}{{"a2b", st.AtoB}, {"b2a", st.BtoA}} {
 		s := d.s
 		if s.Received == 0 && s.Params == "" {
