@@ -405,30 +405,9 @@ func Build(runs []*Run, o Options) (*Model, error) {
 			m.Title = fmt.Sprintf("cloudpcap compare: %d runs, reference %s", len(runs), runs[0].Label)
 		}
 	}
-	hists := make([]map[string]*dist, len(runs))
-	mirrors := make([]map[string]*dist, len(runs))
-	for i, r := range runs {
-		m.Runs = append(m.Runs, runInfo(r))
-		for _, p := range r.Problems {
-			m.warn(i, "warn", p)
-		}
-		var err error
-		if hists[i], err = dists(r.Summary, filepath.Join(r.Dir, results.SummaryFile)); err != nil {
-			return nil, err
-		}
-		if r.Mirror != nil {
-			if mirrors[i], err = dists(r.Mirror, filepath.Join(r.Dir, results.MirrorSummaryFile)); err != nil {
-				return nil, err
-			}
-		}
-		m.runWarnings(i, r, hists[i])
-		if i > 0 {
-			m.machineWarnings(i, runs[0], r)
-			if d := scenarioDiff(runs[0].ScenarioYAML, r.ScenarioYAML); d != nil {
-				d.Run = i
-				m.ScenarioDiffs = append(m.ScenarioDiffs, *d)
-			}
-		}
+	hists, mirrors, err := m.describeRuns(runs)
+	if err != nil {
+		return nil, err
 	}
 	m.tables(runs, hists)
 	m.plots(runs, hists, mirrors)
@@ -470,6 +449,36 @@ func Build(runs []*Run, o Options) (*Model, error) {
 		m.Warnings = []Warning{}
 	}
 	return m, nil
+}
+
+// describeRuns adds each run's description and run-level warnings to m
+// and rebuilds its summaries' histograms (local and mirror).
+func (m *Model) describeRuns(runs []*Run) (hists, mirrors []map[string]*dist, err error) {
+	hists = make([]map[string]*dist, len(runs))
+	mirrors = make([]map[string]*dist, len(runs))
+	for i, r := range runs {
+		m.Runs = append(m.Runs, runInfo(r))
+		for _, p := range r.Problems {
+			m.warn(i, "warn", p)
+		}
+		if hists[i], err = dists(r.Summary, filepath.Join(r.Dir, results.SummaryFile)); err != nil {
+			return nil, nil, err
+		}
+		if r.Mirror != nil {
+			if mirrors[i], err = dists(r.Mirror, filepath.Join(r.Dir, results.MirrorSummaryFile)); err != nil {
+				return nil, nil, err
+			}
+		}
+		m.runWarnings(i, r, hists[i])
+		if i > 0 {
+			m.machineWarnings(i, runs[0], r)
+			if d := scenarioDiff(runs[0].ScenarioYAML, r.ScenarioYAML); d != nil {
+				d.Run = i
+				m.ScenarioDiffs = append(m.ScenarioDiffs, *d)
+			}
+		}
+	}
+	return hists, mirrors, nil
 }
 
 func (m *Model) warn(run int, level, text string) {
