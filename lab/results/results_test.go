@@ -112,6 +112,27 @@ func TestWriteRead(t *testing.T) {
 	}
 }
 
+// The link emulator's statistics file reads back as written, and as env.json
+// embeds it.
+func TestEmulatorStatsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	q := EmulatorQuantiles{Count: 5, P50Ns: 1, P90Ns: 2, P99Ns: 3, MaxNs: 4, MeanNs: 2}
+	st := EmulatorStats{A: "a0", B: "b0", UptimeNs: 9, SpinWindowNs: 200000, LateAfterNs: 100000, Offloads: "off",
+		AtoB: EmulatorDirStats{Params: "delay=2ms", Received: 10, Forwarded: 9, Bytes: 900, DroppedLoss: 1, Late: 2, ReleaseError: q, ReceiveLatency: q},
+		BtoA: EmulatorDirStats{Params: "delay=2ms", Received: 3, Forwarded: 3, KernelDrops: 1, GSOFrames: 1, ClockFallback: 1}}
+	path := filepath.Join(dir, LinkemuStatsFile("cpl-1-ex-ex"))
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := WriteEmulatorStats(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	env := RepEnv{Emulators: []EmulatorRef{{Host: "cpl-1-ex-ex", Stats: LinkemuStatsFile("cpl-1-ex-ex")}}}
+	ReadEmulatorStats(dir, &env)
+	var got EmulatorStats
+	if err := json.Unmarshal(env.Emulators[0].Data, &got); err != nil || !reflect.DeepEqual(got, st) {
+		t.Fatalf("read back %+v (%v)\nwant %+v", got, err, st)
+	}
+}
+
 // A write that fails leaves neither a temporary file nor a changed target.
 func TestWriteFailureLeavesNoTemp(t *testing.T) {
 	dir := t.TempDir()
