@@ -255,3 +255,22 @@ func transportReason(err error) string {
 	}
 	return "transport"
 }
+
+// appendEscaped appends s as the inside of a JSON string: quotes,
+// backslashes and control bytes escaped (the value is the feed connection's
+// address pair).
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}

@@ -465,6 +465,18 @@ func TestStampLinesAreJSON(t *testing.T) {
 	}
 }
 
+// A sender writes the timestamp lines of every order: no allocation.
+func TestStampLinesAllocs(t *testing.T) {
+	o := orderMsg{order: strategy.Order{Side: strategy.Buy}, symbol: "BTCUSDT", stream: "btcusdt@trade", conn: "a:1-b:2", seq: 3}
+	id, status, b := []byte("t1-1"), []byte("NEW"), make([]byte, 0, 1024)
+	if a := testing.AllocsPerRun(100, func() {
+		b = appendTickStamp(b[:0], 1, &o)
+		b = appendOrderStamp(b, 1, &o, id, "c:3-b:4", 3, 4, 5, 200, status, "")
+	}); a != 0 {
+		t.Errorf("timestamp lines: %v allocs", a)
+	}
+}
+
 func TestHTTPReason(t *testing.T) {
 	cases := map[string]string{
 		`{"code":-1003,"msg":"slow down"}`: "http 429 code -1003",

@@ -9,9 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cloudpcap/cloudpcap/lab/runner"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
-	"github.com/cloudpcap/cloudpcap/monitor/correlate"
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
@@ -21,7 +21,83 @@ func init() {
 	register(command{name: "analyze", summary: "measure feed latency, tick-to-trade and order-to-ack in captures (with a TLS key log)", run: runAnalyze})
 }
 
+// analyzeArgs is analyze's command line, checked.
+type analyzeArgs struct {
+	files       []string
+	keylogs     []string
+	prof        *profile.Profile
+	eventsPath  string
+	summaryPath string
+	payloads    bool
+	quiet       bool
+}
+
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a, err := parseAnalyze(args, stderr)
+	if err != nil {
+		return err
+	}
+	keys, err := loadKeyLogs(a.keylogs, stderr)
+	if err != nil {
+		return err
+	}
+	src, fileSrcs, err := openCaptures(a.files)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+
+	var evw *event.Writer
+	var evf *os.File
+	if a.eventsPath != "" {
+		evf, err = os.Create(a.eventsPath)
+		if err != nil {
+			return err
+		}
+		defer evf.Close()
+		evw = event.NewWriter(evf, a.payloads)
+	}
+	cfg := pipeline.Config{Profile: a.prof, Keys: keys, Payloads: a.payloads}
+	if evw != nil {
+		cfg.Events = evw
+	}
+	pl, err := pipeline.New(cfg)
+	if err != nil {
+		return err
+	}
+	readErr := readCaptures(ctx, src, fileSrcs, keys, pl)
+	pl.Finish()
+	sum, err := pl.Summary(src.Stats(), a.files, src.Warnings())
+	if err != nil {
+		return err
+	}
+	if readErr != nil {
+		sum.Partial, sum.Reason = true, readErr.Error()
+	}
+	if evw != nil {
+		if err := evw.Flush(); err != nil {
+			return fmt.Errorf("--events %s: %w", a.eventsPath, err)
+		}
+		if err := evf.Close(); err != nil {
+			return fmt.Errorf("--events %s: %w", a.eventsPath, err)
+		}
+	}
+	if err := pl.Err(); err != nil {
+		return fmt.Errorf("--events %s: %w", a.eventsPath, err)
+	}
+	if a.summaryPath != "" {
+		if err := results.WriteSummary(a.summaryPath, sum); err != nil {
+			return err
+		}
+	}
+	if !a.quiet {
+		sum.WriteTable(stdout)
+	}
+	return analyzeVerdict(ctx, sum, readErr, stderr)
+}
+
+// parseAnalyze parses and checks analyze's command line.
+func parseAnalyze(args []string, stderr io.Writer) (*analyzeArgs, error) {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var keylogs listFlag
@@ -41,27 +117,31 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	files, err := parseArgs(fs, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(files) == 0 {
-		return &usageError{msg: "analyze: name at least one capture file (pcap or pcapng)"}
+		return nil, &usageError{msg: "analyze: name at least one capture file (pcap or pcapng)"}
 	}
-
-	var prof *profile.Profile
+	a := &analyzeArgs{files: files, keylogs: keylogs, eventsPath: *eventsPath, summaryPath: *summaryPath, payloads: *payloads, quiet: *quiet}
 	if *jsonTS != "" || *profName == "generic" {
-		prof, err = profile.Generic(profile.GenericSpec{TS: *jsonTS, Seq: *jsonSeq, Symbol: *jsonSym, Unit: *tsUnit})
+		a.prof, err = profile.Generic(profile.GenericSpec{TS: *jsonTS, Seq: *jsonSeq, Symbol: *jsonSym, Unit: *tsUnit})
 	} else {
-		prof, err = profile.ByName(*profName)
+		a.prof, err = profile.ByName(*profName)
 	}
 	if err != nil {
-		return &usageError{msg: "--profile: " + err.Error()}
+		return nil, &usageError{msg: "--profile: " + err.Error()}
 	}
+	return a, nil
+}
 
+// loadKeyLogs reads the --keylog files into a new store, warning about bad
+// lines and files without a usable secret.
+func loadKeyLogs(paths []string, stderr io.Writer) (*keyring.Store, error) {
 	keys := keyring.NewStore()
-	for _, k := range keylogs {
+	for _, k := range paths {
 		added, warns, err := keys.LoadFile(k)
 		if err != nil {
-			return fmt.Errorf("--keylog %s: %w", k, err)
+			return nil, fmt.Errorf("--keylog %s: %w", k, err)
 		}
 		for i, w := range warns {
 			if i == 10 {
@@ -74,57 +154,43 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stderr, "warning: %s holds no usable secrets\n", k)
 		}
 	}
+	return keys, nil
+}
 
+// openCaptures opens every capture file and merges them in time order.
+func openCaptures(names []string) (*capture.Merge, []*capture.File, error) {
 	var srcs []capture.Source
 	var fileSrcs []*capture.File
-	for _, name := range files {
+	for _, name := range names {
 		f, err := capture.Open(name)
 		if err != nil {
 			for _, s := range srcs {
 				s.Close()
 			}
-			return err
+			return nil, nil, err
 		}
 		srcs = append(srcs, f)
 		fileSrcs = append(fileSrcs, f)
 	}
-	src := capture.NewMerge(srcs...)
-	defer src.Close()
+	return capture.NewMerge(srcs...), fileSrcs, nil
+}
 
-	var evw *correlate.JSONL
-	var evf *os.File
-	if *eventsPath != "" {
-		evf, err = os.Create(*eventsPath)
-		if err != nil {
-			return err
-		}
-		defer evf.Close()
-		evw = correlate.NewJSONL(evf, *payloads)
-	}
-	cfg := pipeline.Config{Profile: prof, Keys: keys, Payloads: *payloads}
-	if evw != nil {
-		cfg.Events = evw
-	}
-	pl, err := pipeline.New(cfg)
-	if err != nil {
-		return err
-	}
-
+// readCaptures feeds every packet to pl, loading the keys embedded in
+// pcapng files as they appear. It returns why reading stopped early (nil
+// at the end of the captures).
+func readCaptures(ctx context.Context, src *capture.Merge, fileSrcs []*capture.File, keys *keyring.Store, pl *pipeline.Pipeline) error {
 	dsbLen := make([]int, len(fileSrcs))
 	var pkt capture.Packet
-	var readErr error
 	for n := 0; ; n++ {
 		if n&1023 == 0 && ctx.Err() != nil {
-			readErr = errors.New("interrupted")
-			break
+			return errors.New("interrupted")
 		}
 		err := src.ReadInto(&pkt)
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			readErr = err
-			break
+			return err
 		}
 		for i, f := range fileSrcs { // keys embedded in pcapng (Decryption Secrets Blocks)
 			if kl := f.KeyLog(); len(kl) != dsbLen[i] {
@@ -134,33 +200,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		pl.Packet(&pkt)
 	}
-	pl.Finish()
-	sum, err := pl.Summary(src.Stats(), files, src.Warnings())
-	if err != nil {
-		return err
-	}
-	if readErr != nil {
-		sum.Partial, sum.Reason = true, readErr.Error()
-	}
-	if evw != nil {
-		if err := evw.Flush(); err != nil {
-			return fmt.Errorf("--events %s: %w", *eventsPath, err)
-		}
-		if err := evf.Close(); err != nil {
-			return fmt.Errorf("--events %s: %w", *eventsPath, err)
-		}
-	}
-	if err := pl.Err(); err != nil {
-		return fmt.Errorf("--events %s: %w", *eventsPath, err)
-	}
-	if *summaryPath != "" {
-		if err := runner.WriteJSON(*summaryPath, sum); err != nil {
-			return err
-		}
-	}
-	if !*quiet {
-		sum.WriteTable(stdout)
-	}
+}
+
+// analyzeVerdict is analyze's outcome once the outputs are written: an
+// error when nothing could be measured or the run was interrupted, a
+// warning when the captures ended early.
+func analyzeVerdict(ctx context.Context, sum *pipeline.Summary, readErr error, stderr io.Writer) error {
 	if !sum.Analysed() {
 		why := "no HTTP or WebSocket message could be decoded"
 		if sum.Decode.RecordsNoKey > 0 {

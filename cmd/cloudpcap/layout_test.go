@@ -25,6 +25,8 @@ type goPackage struct {
 	GoFiles      []string
 	TestGoFiles  []string
 	XTestGoFiles []string
+	TestImports  []string
+	XTestImports []string
 }
 
 func listPackages(t *testing.T) []goPackage {
@@ -125,6 +127,46 @@ func TestNamespaceEntry(t *testing.T) {
 	}
 }
 
+// TestLabLayout: the packages that read results (report, gate, history,
+// liveview) and lab/results itself link nothing that builds the lab
+// network; only cmd/cloudpcap's run.go imports lab/runner; the packages
+// that own the events and timestamps formats are leaves a reader can
+// import without linking the monitor's stages or the trader.
+func TestLabLayout(t *testing.T) {
+	const mod = "github.com/cloudpcap/cloudpcap/"
+	builders := []string{"lab/runner", "lab/netem", "lab/topology", "lab/supervisor", "lab/linkemu"}
+	readers := []string{"lab/report", "lab/gate", "lab/history", "lab/liveview", "lab/results"}
+	leaves := map[string][]string{"monitor/event": {"monitor/profile"}, "trader/stamp": nil}
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		if slices.Contains(readers, rel) {
+			for _, d := range p.Deps {
+				if b := strings.TrimPrefix(d, mod); slices.Contains(builders, b) {
+					t.Errorf("%s depends on %s", p.ImportPath, d)
+				}
+			}
+		}
+		if allowed, ok := leaves[rel]; ok {
+			for _, d := range p.Imports {
+				if strings.HasPrefix(d, mod) && !slices.Contains(allowed, strings.TrimPrefix(d, mod)) {
+					t.Errorf("%s imports %s: it must stay a leaf (allowed: %v)", p.ImportPath, d, allowed)
+				}
+			}
+		}
+		imports := slices.Concat(p.Imports, p.TestImports, p.XTestImports)
+		if rel != "lab/runner" && rel != "cmd/cloudpcap" && slices.Contains(imports, mod+"lab/runner") {
+			t.Errorf("%s imports lab/runner: only cmd/cloudpcap/run.go may", p.ImportPath)
+		}
+		if rel == "cmd/cloudpcap" {
+			for _, f := range runnerImporters(t, p.Dir) {
+				if f != "run.go" {
+					t.Errorf("cmd/cloudpcap/%s imports lab/runner: only run.go may", f)
+				}
+			}
+		}
+	}
+}
+
 // namespaceUses lists what file does that moves threads between
 // namespaces: the netns import, any call into it ("netns.*"),
 // runtime.LockOSThread, unix.Setns and unix.Unshare.
@@ -184,4 +226,26 @@ func TestLeafPackages(t *testing.T) {
 			t.Errorf("leaf package %s not found", l)
 		}
 	}
+}
+
+// runnerImporters lists the Go files of dir that import lab/runner.
+func runnerImporters(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, is := range af.Imports {
+			if path, _ := strconv.Unquote(is.Path.Value); path == "github.com/cloudpcap/cloudpcap/lab/runner" {
+				out = append(out, filepath.Base(f))
+			}
+		}
+	}
+	return out
 }

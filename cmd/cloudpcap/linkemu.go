@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"syscall"
 
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 )
 
 // lab-linkemu is internal: the lab starts it inside a namespace when the
@@ -113,28 +112,12 @@ func runLinkemu(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return stopErr
 }
 
-// writeStats writes st as JSON to path (nothing when path is empty), through
-// a temporary file so a reader never sees half of it.
-func writeStats(path string, st linkemu.Stats) error {
+// writeStats writes st to path (nothing when path is empty), atomically.
+func writeStats(path string, st results.EmulatorStats) error {
 	if path == "" {
 		return nil
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".linkemu-stats-*")
-	if err != nil {
-		return fmt.Errorf("stats: %w", err)
-	}
-	_, werr := tmp.Write(append(b, '\n'))
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("stats: writing %s: %w", path, errors.Join(werr, cerr))
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := results.WriteEmulatorStats(path, &st); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/lab/history"
 	"github.com/cloudpcap/cloudpcap/lab/report"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 )
 
 func init() {
@@ -42,7 +43,7 @@ func (f *reportFlags) register(fs *flag.FlagSet, defOut string) {
 // db, or the results root's history.db (results/<scenario>/<time>/../../).
 func trendFor(dir, db string) *report.Trend {
 	if db == "" {
-		db = filepath.Join(dir, "..", "..", "history.db")
+		db = filepath.Join(dir, "..", "..", results.HistoryFile)
 		if _, err := os.Stat(db); err != nil {
 			return nil
 		}
@@ -89,7 +90,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{msg: "report: name exactly one results folder (use 'cloudpcap compare' for several)"}
 	}
 	if f.out == "" {
-		f.out = filepath.Join(dirs[0], "report.html")
+		f.out = filepath.Join(dirs[0], results.ReportFile)
 	}
 	return writeReport(dirs, &f, stdout)
 }

@@ -104,7 +104,7 @@ func TestReportBadArgs(t *testing.T) {
 		{"compare with one", []string{"compare", fx}, 2, "at least two results folders"},
 		{"too many labels", []string{"compare", fx, fx, "--label", "a", "--label", "b", "--label", "c"}, 2, "3 --label flags for 2"},
 		{"bad flag", []string{"report", "--nope", fx}, 2, "flag provided but not defined"},
-		{"not a run", []string{"report", t.TempDir()}, 1, "no summary.json: not a results folder"},
+		{"not a run", []string{"report", t.TempDir()}, 1, "summary.json: not a cloudpcap run folder"},
 		{"unwritable output", []string{"compare", fx, fx, "-o", filepath.Join(t.TempDir(), "missing", "x.html")}, 1, "report: "},
 	}
 	for _, c := range cases {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/lab/history"
 	"github.com/cloudpcap/cloudpcap/lab/liveview"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/runner"
 	"golang.org/x/sys/unix"
 )
@@ -30,7 +31,7 @@ func isTerminal(w io.Writer) bool {
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "results", "results root `DIR` (runs land in DIR/<scenario>/<UTC time>/)")
+	out := fs.String("out", results.DefaultRoot, "results root `DIR` (runs land in DIR/<scenario>/<UTC time>/)")
 	var sets listFlag
 	fs.Var(&sets, "set", "override a scenario field: `path=value` (exchanges.0.link.delay=2ms, traders.0.params.think=200us), repeatable")
 	liveAddr := fs.String("live", "", "serve a live view of the run at `ADDR` (127.0.0.1:PORT)")
@@ -68,12 +69,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if res != nil {
-		db := filepath.Join(*out, "history.db")
+		db := filepath.Join(*out, results.HistoryFile)
 		if herr := history.Index(db, res.Dir); herr != nil {
 			fmt.Fprintf(stderr, "warning: indexing the run in %s: %v\n", db, herr)
 		}
 		if res.Summary != nil {
-			rf := &reportFlags{out: filepath.Join(res.Dir, "report.html"), history: db, quiet: true}
+			rf := &reportFlags{out: filepath.Join(res.Dir, results.ReportFile), history: db, quiet: true}
 			if rerr := writeReport([]string{res.Dir}, rf, stdout); rerr != nil {
 				fmt.Fprintf(stderr, "warning: report: %v\n", rerr)
 			} else {

@@ -177,7 +177,7 @@ type Report struct {
 
 func ref(r *history.Run) RunRef {
 	return RunRef{Dir: r.Dir, Scenario: r.Scenario.Name, Revision: r.Env.Revision, Start: r.Env.Start,
-		Repetitions: len(r.Reps()), Partial: r.Partial(), Status: r.Env.Status}
+		Repetitions: len(r.RepSummaries()), Partial: r.Partial(), Status: r.Env.Status}
 }
 
 // Compare judges cand against base.
@@ -295,7 +295,7 @@ func pct(f float64) string {
 // perRep returns metric m's quantile q of each repetition, and the
 // repetitions (1-based) that have no samples of m.
 func perRep(r *history.Run, m, q string) (vals []float64, ns []int64, empty []int) {
-	for i, s := range r.Reps() {
+	for i, s := range r.RepSummaries() {
 		met, ok := s.Metrics[m]
 		if !ok || met.Count == 0 {
 			empty = append(empty, i+1)

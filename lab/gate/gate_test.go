@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/lab/history"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
@@ -82,12 +83,12 @@ func mkRun(t *testing.T, gateSection string, s spec) *history.Run {
 		sum.Metrics[latency.TickToTrade] = sum.Repetitions[0].Metrics[latency.TickToTrade]
 		sum.Repetitions = nil
 	}
-	env := history.Env{Scenario: s.scenario, Status: "ok", Start: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	env := results.Env{Scenario: s.scenario, Status: results.StatusOK, Start: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	if s.partial {
 		sum.Partial, sum.Reason = true, "repetition 4: trader exited"
 		env.Status = "failed: repetition 4: trader exited"
 	}
-	return &history.Run{Dir: "results/" + s.scenario + "/x", Scenario: mkScenario(t, s.scenario, gateSection), Summary: sum, Env: env}
+	return &history.Run{Run: &results.Run{Dir: "results/" + s.scenario + "/x", Summary: sum, Env: &env}, Scenario: mkScenario(t, s.scenario, gateSection)}
 }
 
 func TestDecisions(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/history"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 )
 
 // finite returns a pointer to f, or nil for NaN and infinities (JSON has no
@@ -161,9 +162,9 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "\n> note: %s\n", mdEscape(n))
 	}
 	fmt.Fprintf(&b, "\n<details><summary>How to reproduce</summary>\n\n```sh\nmake build\n"+
-		"# the candidate's resolved scenario, as it ran (root: the lab makes namespaces)\nsudo bin/cloudpcap run %s/scenario.yaml --out results\n"+
-		"bin/cloudpcap gate --baseline %s --candidate results/%s/<UTC time> --seed %d\n```\n\n</details>\n",
-		rep.Candidate.Dir, rep.Baseline.Dir, rep.Candidate.Scenario, rep.Seed)
+		"# the candidate's resolved scenario, as it ran (root: the lab makes namespaces)\nsudo bin/cloudpcap run %s/%s --out %s\n"+
+		"bin/cloudpcap gate --baseline %s --candidate %s/%s/<UTC time> --seed %d\n```\n\n</details>\n",
+		rep.Candidate.Dir, results.ScenarioFile, results.DefaultRoot, rep.Baseline.Dir, results.DefaultRoot, rep.Candidate.Scenario, rep.Seed)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -13,9 +13,10 @@
 // transaction, so concurrent writers (each waiting up to BusyTimeout for the
 // lock) see either the old or the new schema, never half of it.
 //
-// ReadRun reads a run folder (scenario.yaml, summary.json, env.json) for the
-// indexer and for lab/gate. Nothing is shared between calls: every returned
-// value is the caller's.
+// ReadRun reads a run folder through lab/results and checks that it holds
+// all a run needs (scenario.yaml, summary.json, env.json), for the indexer
+// and for lab/gate. Nothing is shared between calls: every returned value
+// is the caller's.
 package history
 
 import (
@@ -30,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -48,7 +50,7 @@ const (
 )
 
 // DefaultPath is where the lab keeps its history.
-const DefaultPath = "results/history.db"
+const DefaultPath = results.DefaultRoot + "/" + results.HistoryFile
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -265,7 +267,7 @@ func (db *DB) Index(runDir string) error {
 	if err != nil {
 		return err
 	}
-	rev, src := r.Env.Revision, "env.json"
+	rev, src := r.Env.Revision, results.EnvFile
 	if rev == "" || rev == "dev" { // "dev": a binary built without a version or VCS stamp
 		rev, src = gitHead(), "git HEAD at index time"
 		if rev == "" {

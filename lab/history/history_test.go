@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 )
 
@@ -334,7 +335,7 @@ func TestReadRunErrors(t *testing.T) {
 	}
 	t.Run("not a directory", func(t *testing.T) {
 		_, err := ReadRun(filepath.Join(fixture("base"), "env.json"))
-		if err == nil || !errors.Is(err, ErrNotRun) {
+		if err == nil || !errors.Is(err, results.ErrNotRun) {
 			t.Errorf("error = %v, want ErrNotRun", err)
 		}
 	})
@@ -413,7 +414,7 @@ func FuzzReadRun(f *testing.F) {
 			}
 			return
 		}
-		_ = r.Reps()
+		_ = r.RepSummaries()
 		db, err := Open(filepath.Join(dir, "h.db"))
 		if err != nil {
 			t.Fatal(err)

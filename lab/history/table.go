@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/stats"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 )
 
@@ -194,14 +195,14 @@ func (t Table) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 		for _, r := range t.Runs {
 			status := r.Status
-			if r.Partial && status == "ok" {
+			if r.Partial && status == results.StatusOK {
 				status = "partial"
 			}
 			if len(status) > 12 {
 				status = status[:12] + "…"
 			}
 			rev := ShortRevision(r.Revision)
-			if r.RevisionSource != "env.json" && r.Revision != "" {
+			if r.RevisionSource != results.EnvFile && r.Revision != "" {
 				rev = "~" + rev // taken at index time, not recorded by the run
 			}
 			cells := []string{r.Start.Format("2006-01-02 15:04:05"), rev, status, fmt.Sprint(r.Counts[name])}

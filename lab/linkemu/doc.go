@@ -24,13 +24,14 @@
 // Config.RealtimePriority (SCHED_FIFO) is recommended for measurement runs:
 // on a 2-core machine at load 12 it took the p99 from tens of milliseconds to
 // microseconds. What remains is the kernel's own softirq scheduling, which
-// delays a few frames before they reach the emulator (Stats.ReceiveLatency)
+// delays a few frames before they reach the emulator (ReceiveLatency in Stats)
 // and would delay netem's just as well.
 //
 // Running. Start runs the emulator in the calling process (it enters
 // Config.Netns only to open its sockets); CommandArgs gives the arguments of
 // "cloudpcap lab-linkemu", which runs one in its own process until SIGTERM
-// and writes Stats as JSON on exit and on SIGUSR1.
+// and writes Stats as JSON on exit and on SIGUSR1 (lab/results owns that
+// record's type, EmulatorStats: the lab keeps it with a run's results).
 //
 // Large frames and offloads. Sockets use PACKET_VNET_HDR, so a frame keeps its
 // checksum-offload state (veth peers leave TCP/UDP checksums to the
@@ -39,7 +40,7 @@
 // TSO off on its two interfaces, and the lab should call DisableOffloads on
 // the far ends of the veth pairs so that TCP hands the link MTU-sized frames
 // (loss and reordering of a super-frame would otherwise hit all its segments
-// at once); Stats.GSOFrames counts the super-frames that got through anyway.
+// at once); GSOFrames in Stats counts the super-frames that got through anyway.
 //
 // Buffers. The receive loop reads into one preallocated buffer per interface
 // and copies each admitted frame into a frame buffer from the direction's

@@ -11,6 +11,8 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"golang.org/x/sys/unix"
+
+	"github.com/cloudpcap/cloudpcap/lab/results"
 )
 
 // Default precision settings.
@@ -230,8 +232,8 @@ func (e *Emulator) closeFds() {
 
 // Stats returns a snapshot of the counters; it is safe to call at any time,
 // also after Stop.
-func (e *Emulator) Stats() Stats {
-	s := Stats{
+func (e *Emulator) Stats() results.EmulatorStats {
+	s := results.EmulatorStats{
 		AtoB: e.ab.c.snapshot(), BtoA: e.ba.c.snapshot(),
 		A: e.cfg.A, B: e.cfg.B,
 		UptimeNs:     int64(time.Since(e.start)),

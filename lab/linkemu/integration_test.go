@@ -18,6 +18,8 @@ import (
 	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/cloudpcap/cloudpcap/lab/results"
 )
 
 // TestIntegrationEmulator builds a ⟷ emu ⟷ b, runs the emulator in-process
@@ -139,7 +141,9 @@ func TestIntegrationEmulator(t *testing.T) {
 		e := c.startEmu(t, Link{AtoB: Params{Loss: loss, Seed: 3}})
 		sink := newUDPSink(t, c)
 		sendUDP(t, c, n, 64, 20000) // 20k datagrams/s
-		st := waitStats(t, e, func(st Stats) bool { return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded) })
+		st := waitStats(t, e, func(st results.EmulatorStats) bool {
+			return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
+		})
 		logStats(t, st)
 		lost := float64(st.AtoB.DroppedLoss)
 		sd := math.Sqrt(n * loss * (1 - loss))
@@ -162,7 +166,7 @@ func TestIntegrationEmulator(t *testing.T) {
 		e := c.startEmu(t, Link{AtoB: Params{Rate: rate, Queue: 300}})
 		sink := newUDPSink(t, c)
 		n := sendUDP(t, c, 2400, payload, 2*rate/frameBits) // twice the link rate for 0.5 s
-		st := waitStats(t, e, func(st Stats) bool {
+		st := waitStats(t, e, func(st results.EmulatorStats) bool {
 			return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
 		})
 		logStats(t, st)
@@ -184,7 +188,7 @@ func TestIntegrationEmulator(t *testing.T) {
 				e := c.startEmu(t, Link{AtoB: p})
 				sink := newUDPSink(t, c)
 				n := sendUDP(t, c, 1000, 64, 20000)
-				st := waitStats(t, e, func(st Stats) bool {
+				st := waitStats(t, e, func(st results.EmulatorStats) bool {
 					return drained(st.AtoB, n) && sink.count() == int(st.AtoB.Forwarded)
 				})
 				logStats(t, st)
@@ -210,7 +214,7 @@ func TestIntegrationEmulator(t *testing.T) {
 		e := c.startEmu(t, Link{AtoB: Params{Rate: 50e6, Queue: 5000}})
 		newUDPSink(t, c)
 		n := sendUDP(t, c, 4000, 1000, 40000)
-		st := waitStats(t, e, func(st Stats) bool { return st.AtoB.Received >= uint64(n) })
+		st := waitStats(t, e, func(st results.EmulatorStats) bool { return st.AtoB.Received >= uint64(n) })
 		start := time.Now()
 		if err := e.Stop(); err != nil {
 			t.Fatal(err)
@@ -227,7 +231,7 @@ func TestIntegrationEmulator(t *testing.T) {
 }
 
 // drained reports whether a direction has received n frames and holds none.
-func drained(d DirStats, n int) bool {
+func drained(d results.EmulatorDirStats, n int) bool {
 	out := d.Forwarded + d.DroppedLoss + d.DroppedQueue + d.DroppedOversize + d.SendErrors
 	return d.Received >= uint64(n) && out == d.Received
 }
@@ -264,7 +268,7 @@ func runInterfaceGone(t *testing.T, c *chain) {
 	}
 }
 
-func waitStats(t *testing.T, e *Emulator, cond func(Stats) bool) Stats {
+func waitStats(t *testing.T, e *Emulator, cond func(results.EmulatorStats) bool) results.EmulatorStats {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -394,11 +398,11 @@ func sendUDP(t *testing.T, c *chain, n, size int, pps float64) int {
 	return n
 }
 
-func logStats(t *testing.T, st Stats) {
+func logStats(t *testing.T, st results.EmulatorStats) {
 	t.Helper()
 	for _, d := range []struct {
 		name string
-		s    DirStats
+		s    results.EmulatorDirStats
 	}{{"a2b", st.AtoB}, {"b2a", st.BtoA}} {
 		e, r := d.s.ReleaseError, d.s.ReceiveLatency
 		t.Logf("%s [%s]: received %d forwarded %d lost %d queue-dropped %d late %d clock-fallback %d; release error p50 %v p90 %v p99 %v max %v (n=%d); receive latency p50 %v p99 %v max %v",

@@ -18,11 +18,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/lab/runner"
+	"github.com/cloudpcap/cloudpcap/monitor/live"
 )
 
 //go:embed page.html
 var page []byte
+
+// Snapshot is the state of a running scenario, once a second: the runner
+// publishes it here and draws its progress line from it.
+type Snapshot struct {
+	Scenario   string
+	Repetition int
+	Elapsed    time.Duration
+	Left       time.Duration
+	Points     []live.PointSnapshot
+}
 
 // Frame is what the page receives each second.
 type Frame struct {
@@ -82,7 +92,7 @@ func Start(addr string) (*Server, error) {
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/" }
 
 // Publish sends a snapshot to every open page.
-func (s *Server) Publish(snap runner.Snapshot) {
+func (s *Server) Publish(snap Snapshot) {
 	b, err := json.Marshal(Frame{Scenario: snap.Scenario, Repetition: snap.Repetition, ElapsedS: snap.Elapsed.Seconds(), LeftS: snap.Left.Seconds(), Points: snap.Points})
 	if err != nil {
 		return

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/lab/runner"
 	"github.com/cloudpcap/cloudpcap/monitor/live"
 )
 
@@ -30,10 +29,10 @@ func TestStreamAndPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	snap := func(i int) runner.Snapshot {
+	snap := func(i int) Snapshot {
 		p := live.PointSnapshot{Name: "local:t1", WinFeed: [4]int64{10, 20000, 90000, 100000}}
 		p.Counts.Ticks = int64(100 * i)
-		return runner.Snapshot{Scenario: "quick", Repetition: 1, Elapsed: time.Duration(i) * time.Second, Points: []live.PointSnapshot{p}}
+		return Snapshot{Scenario: "quick", Repetition: 1, Elapsed: time.Duration(i) * time.Second, Points: []live.PointSnapshot{p}}
 	}
 	s.Publish(snap(1)) // before any browser: kept as backlog
 

@@ -36,7 +36,7 @@ func FuzzRunData(f *testing.F) {
 		if err := r.parseEvents(&rep, bytes.NewReader(events), "events.jsonl"); err != nil {
 			return // a line over the scanner's limit: reported as an error, fine
 		}
-		if err := r.parseApp(&rep, bytes.NewReader(app), "app/t1.jsonl", "t1"); err != nil {
+		if err := r.parseApp(&rep, bytes.NewReader(app), "app/t1.jsonl"); err != nil {
 			return
 		}
 		r.Reps = []Rep{rep}

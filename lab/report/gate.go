@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/lab/gate"
 	"github.com/cloudpcap/cloudpcap/lab/history"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 )
 
@@ -67,16 +68,15 @@ func gateRun(r *Run) (*history.Run, error) {
 	if r.ScenarioYAML == "" {
 		return nil, errors.New("scenario.yaml is missing or empty")
 	}
-	f, err := scenario.Parse(filepath.Join(r.Dir, history.ScenarioFile), []byte(r.ScenarioYAML))
+	f, err := scenario.Parse(filepath.Join(r.Dir, results.ScenarioFile), []byte(r.ScenarioYAML))
 	if err != nil {
 		return nil, err
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	e := r.Env
-	env := history.Env{Scenario: e.Scenario, Revision: e.Version, Mechanism: e.Mechanism, Start: e.Start, End: e.End, Status: e.Status}
-	return &history.Run{Dir: r.Dir, Scenario: &f.Scenario, Summary: r.Summary, Env: env}, nil
+	rr := &results.Run{Dir: r.Dir, ScenarioYAML: []byte(r.ScenarioYAML), Summary: r.Summary, Mirror: r.Mirror, Env: r.Env}
+	return &history.Run{Run: rr, Scenario: &f.Scenario}, nil
 }
 
 // mark sets d's gate rows and verdict for column k of metric name; a column

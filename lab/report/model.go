@@ -12,9 +12,12 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/internal/units"
 	"github.com/cloudpcap/cloudpcap/lab/gate"
-	"github.com/cloudpcap/cloudpcap/lab/linkemu"
+	"github.com/cloudpcap/cloudpcap/lab/results"
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
+	"github.com/cloudpcap/cloudpcap/monitor/profile"
+	"github.com/cloudpcap/cloudpcap/trader/stamp"
 )
 
 // Model is everything the page shows, computed from the runs; the golden
@@ -401,30 +404,9 @@ func Build(runs []*Run, o Options) (*Model, error) {
 			m.Title = fmt.Sprintf("cloudpcap compare: %d runs, reference %s", len(runs), runs[0].Label)
 		}
 	}
-	hists := make([]map[string]*dist, len(runs))
-	mirrors := make([]map[string]*dist, len(runs))
-	for i, r := range runs {
-		m.Runs = append(m.Runs, runInfo(r))
-		for _, p := range r.Problems {
-			m.warn(i, "warn", p)
-		}
-		var err error
-		if hists[i], err = dists(r.Summary, filepath.Join(r.Dir, "summary.json")); err != nil {
-			return nil, err
-		}
-		if r.Mirror != nil {
-			if mirrors[i], err = dists(r.Mirror, filepath.Join(r.Dir, "summary-mirror.json")); err != nil {
-				return nil, err
-			}
-		}
-		m.runWarnings(i, r, hists[i])
-		if i > 0 {
-			m.machineWarnings(i, runs[0], r)
-			if d := scenarioDiff(runs[0].ScenarioYAML, r.ScenarioYAML); d != nil {
-				d.Run = i
-				m.ScenarioDiffs = append(m.ScenarioDiffs, *d)
-			}
-		}
+	hists, mirrors, err := m.describeRuns(runs)
+	if err != nil {
+		return nil, err
 	}
 	m.tables(runs, hists)
 	m.plots(runs, hists, mirrors)
@@ -474,6 +456,36 @@ func (m *Model) addMirror(i int, local, mirror map[string]*dist) {
 	}
 }
 
+// describeRuns adds each run's description and run-level warnings to m
+// and rebuilds its summaries' histograms (local and mirror).
+func (m *Model) describeRuns(runs []*Run) (hists, mirrors []map[string]*dist, err error) {
+	hists = make([]map[string]*dist, len(runs))
+	mirrors = make([]map[string]*dist, len(runs))
+	for i, r := range runs {
+		m.Runs = append(m.Runs, runInfo(r))
+		for _, p := range r.Problems {
+			m.warn(i, "warn", p)
+		}
+		if hists[i], err = dists(r.Summary, filepath.Join(r.Dir, results.SummaryFile)); err != nil {
+			return nil, nil, err
+		}
+		if r.Mirror != nil {
+			if mirrors[i], err = dists(r.Mirror, filepath.Join(r.Dir, results.MirrorSummaryFile)); err != nil {
+				return nil, nil, err
+			}
+		}
+		m.runWarnings(i, r, hists[i])
+		if i > 0 {
+			m.machineWarnings(i, runs[0], r)
+			if d := scenarioDiff(runs[0].ScenarioYAML, r.ScenarioYAML); d != nil {
+				d.Run = i
+				m.ScenarioDiffs = append(m.ScenarioDiffs, *d)
+			}
+		}
+	}
+	return hists, mirrors, nil
+}
+
 func (m *Model) warn(run int, level, text string) {
 	m.Warnings = append(m.Warnings, warning{Run: run, Level: level, Text: text})
 }
@@ -511,7 +523,7 @@ func runInfo(r *Run) runMeta {
 			ri.DurationS = math.Round(e.End.Sub(e.Start).Seconds()*10) / 10
 		}
 		ri.Kernel, ri.CPU, ri.Cores, ri.Mechanism, ri.Modes = e.Kernel, e.CPU, e.Cores, e.Mechanism, e.Modes
-		ri.Status, ri.Revision, ri.GoVersion = e.Status, e.Version, e.GoVersion
+		ri.Status, ri.Revision, ri.GoVersion = e.Status, e.Revision, e.GoVersion
 		for _, rep := range e.Repetitions {
 			for _, p := range rep.Points {
 				ri.Points = append(ri.Points, capturePoint{Rep: rep.Repetition, Name: p.Name, Packets: p.Packets, Drops: p.Drops})
@@ -535,7 +547,7 @@ func dists(s *pipeline.Summary, path string) (map[string]*dist, error) {
 	for _, name := range latency.MetricNames {
 		h, err := latency.FromMetric(s.Metrics[name])
 		if err != nil {
-			return nil, &Error{Path: path, Err: fmt.Errorf("metrics.%s: %w", name, err)}
+			return nil, &results.FileError{Path: path, Err: fmt.Errorf("metrics.%s: %w", name, err)}
 		}
 		out[name] = newDist(h)
 	}
@@ -543,7 +555,7 @@ func dists(s *pipeline.Summary, path string) (map[string]*dist, error) {
 }
 
 func (m *Model) runWarnings(i int, r *Run, hs map[string]*dist) {
-	if r.Env != nil && r.Env.Status != "" && r.Env.Status != "ok" {
+	if r.Env != nil && r.Env.Status != "" && r.Env.Status != results.StatusOK {
 		m.warn(i, "error", "run status: "+r.Env.Status)
 	}
 	if r.Summary.Partial {
@@ -844,7 +856,7 @@ func (m *Model) groups(runs []*Run) error {
 					}
 					h, err := latency.FromMetric(met)
 					if err != nil {
-						return &Error{Path: filepath.Join(r.Dir, "summary.json"), Err: fmt.Errorf("groups.%s.%s.%s: %w", kind, n, metric, err)}
+						return &results.FileError{Path: filepath.Join(r.Dir, results.SummaryFile), Err: fmt.Errorf("groups.%s.%s.%s: %w", kind, n, metric, err)}
 					}
 					d := newDist(h)
 					g.Rows = append(g.Rows, groupRow{Run: i, Name: n, Count: d.count(), Values: [5]int64{d.quantile(.5), d.quantile(.9), d.quantile(.99), d.quantile(.999), d.max}})
@@ -875,7 +887,7 @@ func (m *Model) sameWireWarnings(i int, r *Run) {
 		ticks := 0
 		for k := range rep.Events {
 			ev := &rep.Events[k]
-			if ev.Kind != "tick" || ev.WireNS == 0 {
+			if ev.Kind != profile.Tick || ev.WireNS == 0 {
 				continue
 			}
 			ticks++
@@ -891,14 +903,14 @@ func (m *Model) sameWireWarnings(i int, r *Run) {
 }
 
 // eventSample returns the metric and latency an event carries, if any.
-func eventSample(ev *Event) (string, int64, bool) {
+func eventSample(ev *event.Event) (string, int64, bool) {
 	switch {
-	case ev.Kind == "tick" && ev.FeedLatency != nil:
-		return latency.FeedLatency, *ev.FeedLatency, true
-	case ev.Kind == "order" && ev.TickToTrade != nil:
-		return latency.TickToTrade, *ev.TickToTrade, true
-	case ev.Kind == "ack" && ev.OrderToAck != nil:
-		return latency.OrderToAck, *ev.OrderToAck, true
+	case ev.Kind == profile.Tick && ev.HasExch:
+		return latency.FeedLatency, ev.FeedLatencyNS, true
+	case ev.Kind == profile.Order && ev.Match != event.MatchNone:
+		return latency.TickToTrade, ev.TickToTradeNS, true
+	case ev.Kind == profile.Ack && ev.HasOrder:
+		return latency.OrderToAck, ev.OrderToAckNS, true
 	}
 	return "", 0, false
 }
@@ -981,26 +993,26 @@ func split(i int, r *Run) tradeSplit {
 	vals := make([][]int64, len(splitParts))
 	for _, rep := range r.Reps {
 		ticks := map[tickKey]int64{}
-		orders := map[string]*Event{}
+		orders := map[string]*event.Event{}
 		for k := range rep.Events {
 			ev := &rep.Events[k]
 			switch ev.Kind {
-			case "tick":
-				key := tickKey{ev.Conn, ev.Symbol, ev.Seq}
+			case profile.Tick:
+				key := tickKey{string(ev.Conn), string(ev.Symbol), ev.Seq}
 				if _, dup := ticks[key]; !dup {
 					ticks[key] = ev.WireNS
 				}
-			case "order":
-				if ev.OrderID != "" {
-					if _, dup := orders[ev.OrderID]; !dup {
-						orders[ev.OrderID] = ev
+			case profile.Order:
+				if len(ev.OrderID) > 0 {
+					if _, dup := orders[string(ev.OrderID)]; !dup {
+						orders[string(ev.OrderID)] = ev
 					}
 				}
 			}
 		}
 		for k := range rep.App {
 			a := &rep.App[k]
-			if a.Kind != "order" {
+			if a.Kind != stamp.Order {
 				continue
 			}
 			if a.WroteNS == 0 {
@@ -1008,9 +1020,9 @@ func split(i int, r *Run) tradeSplit {
 				continue
 			}
 			sp.AppOrders++
-			oe, okO := orders[a.OrderID]
+			oe, okO := orders[string(a.OrderID)]
 			tw, okT := ticks[tickKey{a.TickConn, a.Symbol, a.TickSeq}]
-			if !okT && okO && oe.Match == "explicit" && oe.TickConn == a.TickConn && oe.TickSeq == a.TickSeq && oe.TickWireNS > 0 {
+			if !okT && okO && oe.Match == event.MatchExplicit && string(oe.TickConn) == a.TickConn && oe.TickSeq == a.TickSeq && oe.TickWireNS > 0 {
 				tw, okT = oe.TickWireNS, true
 			}
 			if !okO {
@@ -1071,8 +1083,9 @@ func slowest(i int, r *Run) []slowSample {
 				if len(top) == slowestN && v <= top[slowestN-1].ValueNS {
 					continue
 				}
-				s := slowSample{Run: i, Rep: rep.N, Metric: name, ValueNS: v, WireNS: ev.WireNS, AtS: round4(float64(ev.WireNS-first) / 1e9), Conn: ev.Conn, Symbol: ev.Symbol, OrderID: ev.OrderID}
-				if ev.Kind == "tick" {
+				s := slowSample{Run: i, Rep: rep.N, Metric: name, ValueNS: v, WireNS: ev.WireNS, AtS: round4(float64(ev.WireNS-first) / 1e9),
+					Conn: string(ev.Conn), Symbol: string(ev.Symbol), OrderID: string(ev.OrderID)}
+				if ev.Kind == profile.Tick {
 					s.Seq = ev.Seq
 				}
 				top = append(top, s)
@@ -1168,20 +1181,20 @@ func fmtDur(ns int64) string {
 	return units.FormatNS(float64(ns))
 }
 
-// emulators reads a link emulator's stats JSON (lab/linkemu.Stats); a
+// emulators reads a link emulator's stats JSON (results.EmulatorStats); a
 // missing or unreadable record gives nothing.
 func emulators(rep int, host string, data json.RawMessage) []emulator {
 	if len(data) == 0 {
 		return nil
 	}
-	var st linkemu.Stats
+	var st results.EmulatorStats
 	if json.Unmarshal(data, &st) != nil {
 		return nil
 	}
 	var out []emulator
 	for _, d := range []struct {
 		name string
-		s    linkemu.DirStats
+		s    results.EmulatorDirStats
 	}{{"a2b", st.AtoB}, {"b2a", st.BtoA}} {
 		s := d.s
 		if s.Received == 0 && s.Params == "" {

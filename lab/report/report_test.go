@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 )
 
@@ -150,14 +151,14 @@ func TestLoadErrors(t *testing.T) {
 		err   string // substring of the error, "" for success
 		probs string // substring of a recorded problem
 	}{
-		{"missing summary", func(d string) { os.Remove(filepath.Join(d, "summary.json")) }, "summary.json: no summary.json: not a results folder", ""},
-		{"bad summary", func(d string) { os.WriteFile(filepath.Join(d, "summary.json"), []byte(`{"metrics": [`), 0o644) }, "summary.json: unexpected end of JSON input", ""},
+		{"missing summary", func(d string) { os.Remove(filepath.Join(d, "summary.json")) }, "summary.json: not a cloudpcap run folder: the file is missing", ""},
+		{"bad summary", func(d string) { os.WriteFile(filepath.Join(d, "summary.json"), []byte(`{"metrics": [`), 0o644) }, "summary.json:1:14: corrupt JSON: unexpected end of JSON input", ""},
 		{"bad hdr", func(d string) {
 			b, _ := os.ReadFile(filepath.Join(d, "summary.json"))
 			b = regexp.MustCompile(`"hdr":"[^"]+"`).ReplaceAll(b, []byte(`"hdr":"bm90IGFuIGhkcg=="`))
 			os.WriteFile(filepath.Join(d, "summary.json"), b, 0o644)
 		}, "metrics.feed_latency: latency: decoding hdr", ""},
-		{"bad env", func(d string) { os.WriteFile(filepath.Join(d, "env.json"), []byte(`{"start": 3}`), 0o644) }, "env.json: ", ""},
+		{"bad env", func(d string) { os.WriteFile(filepath.Join(d, "env.json"), []byte(`{"start": 3}`), 0o644) }, "env.json: corrupt JSON", ""},
 		{"missing env", func(d string) { os.Remove(filepath.Join(d, "env.json")) }, "", "env.json is missing"},
 		{"torn events", func(d string) {
 			f, _ := os.OpenFile(filepath.Join(d, "events.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
@@ -181,9 +182,9 @@ func TestLoadErrors(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want one containing %q", err, c.err)
 				}
-				var e *Error
+				var e *results.FileError
 				if !errors.As(err, &e) || e.Path == "" {
-					t.Errorf("error %v is not a positioned *report.Error", err)
+					t.Errorf("error %v is not a *results.FileError naming the file", err)
 				}
 				return
 			}

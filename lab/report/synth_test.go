@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudpcap/cloudpcap/lab/runner"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 )
@@ -91,7 +91,7 @@ func (s synth) write(t testing.TB, dir string) string {
 		}
 		sum.Metrics[name] = m
 	}
-	env := runner.Env{Scenario: "synth", Kernel: "Linux test", CPU: "test CPU", Cores: 2, Mechanism: "none", Modes: []string{"local"},
+	env := results.Env{Scenario: "synth", Kernel: "Linux test", CPU: "test CPU", Cores: 2, Mechanism: "none", Modes: []string{"local"},
 		Start: start, End: start.Add(time.Duration(s.seconds) * time.Second), Status: "ok"}
 	run := filepath.Join(dir, "synth", start.Format("20060102T150405Z"))
 	if err := os.MkdirAll(filepath.Join(run, "app"), 0o755); err != nil {

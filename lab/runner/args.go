@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cloudpcap/cloudpcap/feed/format"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
 )
@@ -72,8 +73,8 @@ func orderFlags(o scenario.OrderAPI) []string {
 // traderArgs is the `cloudpcap trader` command line of a scenario trader.
 func (r *repetition) traderArgs(t scenario.Trader) []string {
 	args := []string{"trader", "--insecure", "--strategy", t.Strategy, "--clients", strconv.Itoa(t.Clients),
-		"--keylog", r.keyLog(t), "--timestamps", filepath.Join(r.dir, "app", t.Name+".jsonl"),
-		"--stats", filepath.Join(r.dir, "app", t.Name+"-stats.json"), "--duration", r.sc.Duration.D.String(), "--id-prefix", t.Name + "-"}
+		"--keylog", r.keyLog(t), "--timestamps", filepath.Join(r.dir, results.StampsFile(t.Name)),
+		"--stats", filepath.Join(r.dir, results.TraderStatsFile(t.Name)), "--duration", r.sc.Duration.D.String(), "--id-prefix", t.Name + "-"}
 	for _, fe := range t.Feeds {
 		args = append(args, "--feed", feedURL(r.sc, r.topo, fe, t))
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/lab/namespace"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
@@ -54,7 +55,7 @@ func (r *repetition) startCapture(ctx context.Context) (err error) {
 	if err := r.addPoints(add); err != nil {
 		return err
 	}
-	writer, err := capture.NewWriter(filepath.Join(r.dir, "capture.pcapng"), ifaces)
+	writer, err := capture.NewWriter(filepath.Join(r.dir, results.CaptureFile), ifaces)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func (r *repetition) addPoints(add addPoint) error {
 		h := r.topo.Host(topology.Trader, t.Name)
 		if hasMode(r.sc, "local") {
 			lc := capture.LiveConfig{Iface: h.Iface, Name: t.Name + "/" + h.Iface, FrameSize: frameSize(r.sc), Filter: capture.Filter{TCPPorts: []uint16{FeedPort, OrderPort}}}
-			if err := add("local:"+t.Name, h.NS, t.Name+"/"+h.Iface, "events.jsonl", lc); err != nil {
+			if err := add("local:"+t.Name, h.NS, t.Name+"/"+h.Iface, results.EventsFile, lc); err != nil {
 				return err
 			}
 		}
@@ -103,7 +104,7 @@ func (r *repetition) addPoints(add addPoint) error {
 			snap = int(tr) + mirrorOverhead
 		}
 		lc := capture.LiveConfig{Iface: m.MonitorIface, Name: "mirror/" + t.Name, FrameSize: roundFrame(snap), Filter: capture.Filter{VXLANPort: topology.VXLANPort}}
-		if err := add("mirror:"+t.Name, mon.NS, "mirror/"+t.Name, "events-mirror.jsonl", lc); err != nil {
+		if err := add("mirror:"+t.Name, mon.NS, "mirror/"+t.Name, results.MirrorEventsFile, lc); err != nil {
 			return err
 		}
 		r.mirrors = append(r.mirrors, "mirror:"+t.Name)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/lab/linkemu"
 	"github.com/cloudpcap/cloudpcap/lab/netem"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
@@ -23,7 +24,7 @@ type mechanism interface {
 	// apply impairs a host's link; it may return a process to supervise.
 	apply(ctx context.Context, a applyArgs) (*supervisor.Proc, error)
 	// collect adds what the mechanism measured to the repetition's record.
-	collect(dir string, env *RepEnv)
+	collect(dir string, env *results.RepEnv)
 }
 
 type applyArgs struct {
@@ -84,23 +85,23 @@ const rtPriority = 10
 // userspace runs `cloudpcap lab-linkemu` in each impaired link's middle namespace.
 type userspace struct{ f netem.Features }
 
-func (userspace) Name() string                     { return "linkemu (userspace emulator: this kernel has no sch_netem)" }
-func (userspace) needsMiddle(l scenario.Link) bool { return impaired(l) }
-func (userspace) collect(dir string, env *RepEnv)  { readStats(dir, env) }
+func (userspace) Name() string                            { return "linkemu (userspace emulator: this kernel has no sch_netem)" }
+func (userspace) needsMiddle(l scenario.Link) bool        { return impaired(l) }
+func (userspace) collect(dir string, env *results.RepEnv) { results.ReadEmulatorStats(dir, env) }
 func (userspace) apply(ctx context.Context, a applyArgs) (*supervisor.Proc, error) {
 	h := a.host
 	if h.EmuNS == "" {
 		return nil, nil
 	}
 	l := hostLink(h, a.link, a.seed)
-	if err := os.MkdirAll(filepath.Join(a.dir, "linkemu"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(a.dir, results.LinkemuDir), 0o755); err != nil {
 		return nil, err
 	}
-	stats := filepath.Join(a.dir, "linkemu", filepath.Base(h.NS)+".json")
+	stats := filepath.Join(a.dir, results.LinkemuStatsFile(filepath.Base(h.NS)))
 	p, err := supervisor.Start(supervisor.Spec{
 		Name: "linkemu-" + filepath.Base(h.NS), NS: h.EmuNS, Binary: a.o.Binary,
 		Args:    append([]string{"lab-linkemu"}, linkemu.CommandArgs(linkemu.Config{A: h.EmuA, B: h.EmuB, Link: l, RealtimePriority: rtPriority}, stats)...),
-		LogPath: filepath.Join(a.dir, "logs", "linkemu-"+filepath.Base(h.NS)+".log"), RunID: a.runID,
+		LogPath: filepath.Join(a.dir, results.LogFile("linkemu-"+filepath.Base(h.NS))), RunID: a.runID,
 	})
 	if err != nil {
 		return nil, err
@@ -111,9 +112,9 @@ func (userspace) apply(ctx context.Context, a applyArgs) (*supervisor.Proc, erro
 // netemMech installs netem (and tbf) qdiscs on both ends of the link.
 type netemMech struct{ f netem.Features }
 
-func (netemMech) Name() string                   { return "netem (kernel)" }
-func (netemMech) needsMiddle(scenario.Link) bool { return false }
-func (netemMech) collect(string, *RepEnv)        {}
+func (netemMech) Name() string                    { return "netem (kernel)" }
+func (netemMech) needsMiddle(scenario.Link) bool  { return false }
+func (netemMech) collect(string, *results.RepEnv) {}
 func (netemMech) apply(_ context.Context, a applyArgs) (*supervisor.Proc, error) {
 	if !impaired(a.link) {
 		return nil, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
@@ -38,7 +39,7 @@ type repetition struct {
 	mech mechanism
 	dir  string // the repetition's folder (the run's when it does not repeat)
 	n    int    // 1-based
-	env  RepEnv
+	env  results.RepEnv
 	undo undoStack
 
 	topo    *topology.Topology
@@ -55,7 +56,7 @@ type repetition struct {
 // repetition it returns holds what was measured even when err is not nil.
 func runRepetition(ctx context.Context, sc *scenario.Scenario, o Options, mech mechanism, dir string, n int) (*repetition, error) {
 	r := &repetition{sc: sc, o: o, mech: mech, dir: dir, n: n,
-		env: RepEnv{Repetition: n, RunID: topology.NewRunID(), Start: time.Now().UTC()}}
+		env: results.RepEnv{Repetition: n, RunID: topology.NewRunID(), Start: time.Now().UTC()}}
 	steps := []func(context.Context) error{r.makeFolders, r.buildTopology, r.impairLinks, r.startServers, r.startCapture, r.startTraders, r.measure}
 	var err error
 	for _, step := range steps {
@@ -76,19 +77,17 @@ func (r *repetition) logf(format string, args ...any) {
 }
 
 func (r *repetition) makeFolders(context.Context) error {
-	for _, d := range []string{r.dir, filepath.Join(r.dir, "logs"), filepath.Join(r.dir, "app")} {
+	for _, d := range []string{r.dir, filepath.Join(r.dir, results.LogsDir), filepath.Join(r.dir, results.AppDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
-	return os.MkdirAll(r.keysDir(), 0o700)
+	return os.MkdirAll(filepath.Join(r.dir, results.KeysDir), 0o700)
 }
-
-func (r *repetition) keysDir() string { return filepath.Join(r.dir, "keys") }
 
 // keyLog is the NSS key log a trader writes and the monitor tails.
 func (r *repetition) keyLog(t scenario.Trader) string {
-	return filepath.Join(r.keysDir(), t.Name+".log")
+	return filepath.Join(r.dir, results.KeyLogFile(t.Name))
 }
 
 func (r *repetition) buildTopology(context.Context) error {
@@ -144,7 +143,7 @@ func (r *repetition) impairLinks(ctx context.Context) error {
 		}
 		if p != nil {
 			r.supervise(p)
-			r.env.Emulators = append(r.env.Emulators, EmulatorRef{Host: h.NS, Stats: filepath.Join("linkemu", filepath.Base(h.NS)+".json")})
+			r.env.Emulators = append(r.env.Emulators, results.EmulatorRef{Host: h.NS, Stats: results.LinkemuStatsFile(filepath.Base(h.NS))})
 		}
 	}
 	return nil
@@ -162,7 +161,7 @@ func (r *repetition) supervise(p *supervisor.Proc) {
 // start starts one of our subcommands as a component in namespace ns.
 func (r *repetition) start(name, ns string, args []string) (*supervisor.Proc, error) {
 	p, err := supervisor.Start(supervisor.Spec{Name: name, NS: ns, Binary: r.o.Binary, Args: args,
-		LogPath: filepath.Join(r.dir, "logs", name+".log"), RunID: r.env.RunID})
+		LogPath: filepath.Join(r.dir, results.LogFile(name)), RunID: r.env.RunID})
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +229,7 @@ func (r *repetition) collect() error {
 	var err error
 	r.local, r.mirror, err = summaries(r.results, r.mirrors)
 	for _, res := range r.results {
-		r.env.Points = append(r.env.Points, PointEnv{Name: res.Name, Drops: res.Summary.Capture.Drops, Packets: res.Summary.Capture.Packets})
+		r.env.Points = append(r.env.Points, results.PointEnv{Name: res.Name, Drops: res.Summary.Capture.Drops, Packets: res.Summary.Capture.Packets})
 	}
 	r.mech.collect(r.dir, &r.env)
 	return err

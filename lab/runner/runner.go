@@ -1,18 +1,8 @@
 // Package runner runs a scenario end to end: it builds the lab network,
 // starts the exchanges (feed and order API), the monitor and the traders in
 // their namespaces, measures for the scenario's duration (warmup excluded),
-// stops everything in order, and writes the results folder:
-//
-//	results/<scenario>/<UTC time>/
-//	  scenario.yaml      the resolved scenario (defaults filled, --set applied)
-//	  summary.json       the local capture's summary (DESIGN.md), merged over repetitions
-//	  summary-mirror.json  the mirror capture's, when mirroring
-//	  env.json           kernel, CPU, Go, link mechanism, emulator error, run IDs, status
-//	  capture.pcapng     every frame with the key log embedded (0600)
-//	  events.jsonl       per-message events (events-mirror.jsonl)
-//	  app/<trader>.jsonl the traders' application timestamps
-//	  logs/*.log         every component's output
-//	  rep-N/             per repetition, when the scenario repeats
+// stops everything in order, and writes the results folder (package
+// lab/results names its files and owns their formats).
 //
 // Everything it creates carries the run ID and is removed on success,
 // failure and Ctrl-C (ctx); a failed run keeps what it measured, marked
@@ -28,9 +18,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cloudpcap/cloudpcap/lab/liveview"
+	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/topology"
-	"github.com/cloudpcap/cloudpcap/monitor/live"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 )
 
@@ -43,23 +34,14 @@ const (
 // Options control a run.
 type Options struct {
 	Binary   string   // the cloudpcap binary components run as (default: this executable)
-	Results  string   // results root (default "results")
+	Results  string   // results root (default results.DefaultRoot)
 	Sets     []string // --set overrides
 	Out      io.Writer
 	Progress bool             // redraw a progress line (a terminal); else plain log lines
 	Checks   []scenario.Check // extra scenario validation (strategies, patterns)
 	Version  string           // cloudpcap's version, recorded in env.json
 	// OnSnapshot, when set, receives live monitor snapshots once a second.
-	OnSnapshot func(Snapshot)
-}
-
-// Snapshot is the state of a running scenario for progress and live views.
-type Snapshot struct {
-	Scenario   string
-	Repetition int
-	Elapsed    time.Duration
-	Left       time.Duration
-	Points     []live.PointSnapshot
+	OnSnapshot func(liveview.Snapshot)
 }
 
 // Result is what a run produced.
@@ -67,7 +49,7 @@ type Result struct {
 	Dir     string
 	Summary *pipeline.Summary // local capture (or mirror when only mirroring)
 	Mirror  *pipeline.Summary
-	Env     *Env
+	Env     *results.Env
 }
 
 // Run runs the scenario file at path.
@@ -94,8 +76,8 @@ func Run(ctx context.Context, path string, o Options) (*Result, error) {
 		return nil, err
 	}
 	env := newEnv(sc, mech, start)
-	if o.Version != "" && env.Version == "" {
-		env.Version = o.Version
+	if o.Version != "" && env.Revision == "" {
+		env.Revision = o.Version
 	}
 	res := &Result{Dir: dir, Env: env}
 	fmt.Fprintf(o.Out, "run %s: %d repetition(s) of %s, link mechanism %s, results in %s\n", sc.Name, sc.Repeat, sc.Duration.D, mech.Name(), dir)
@@ -113,7 +95,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Out = io.Discard
 	}
 	if o.Results == "" {
-		o.Results = "results"
+		o.Results = results.DefaultRoot
 	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
@@ -145,7 +127,7 @@ func load(path string, o Options) (*scenario.File, error) {
 // newRunDir makes the run's results folder and writes the resolved
 // scenario into it.
 func newRunDir(f *scenario.File, o Options, start time.Time) (string, error) {
-	dir := filepath.Join(o.Results, f.Scenario.Name, start.Format("20060102T150405Z"))
+	dir := results.RunDir(o.Results, f.Scenario.Name, start)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -153,24 +135,24 @@ func newRunDir(f *scenario.File, o Options, start time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return dir, os.WriteFile(filepath.Join(dir, "scenario.yaml"), resolved, 0o644)
+	return dir, os.WriteFile(filepath.Join(dir, results.ScenarioFile), resolved, 0o644)
 }
 
 // repeat runs the repetitions, each in its own rep-N folder when there are
 // several, until one fails; it returns every repetition's summaries.
-func repeat(ctx context.Context, sc *scenario.Scenario, o Options, mech mechanism, dir string, env *Env) (locals, mirrors []*pipeline.Summary, err error) {
+func repeat(ctx context.Context, sc *scenario.Scenario, o Options, mech mechanism, dir string, env *results.Env) (locals, mirrors []*pipeline.Summary, err error) {
 	for n := 1; n <= sc.Repeat; n++ {
 		repDir := dir
 		if sc.Repeat > 1 {
-			repDir = filepath.Join(dir, fmt.Sprintf("rep-%d", n))
+			repDir = filepath.Join(dir, results.RepDir(n))
 		}
 		rep, err := runRepetition(ctx, sc, o, mech, repDir, n)
 		if sc.Repeat > 1 {
 			if rep.local != nil {
-				_ = WriteJSON(filepath.Join(repDir, "summary.json"), rep.local)
+				_ = results.WriteSummary(filepath.Join(repDir, results.SummaryFile), rep.local)
 			}
 			if rep.mirror != nil {
-				_ = WriteJSON(filepath.Join(repDir, "summary-mirror.json"), rep.mirror)
+				_ = results.WriteSummary(filepath.Join(repDir, results.MirrorSummaryFile), rep.mirror)
 			}
 		}
 		env.Repetitions = append(env.Repetitions, rep.env)
@@ -191,11 +173,11 @@ func repeat(ctx context.Context, sc *scenario.Scenario, o Options, mech mechanis
 func status(err error) string {
 	switch {
 	case err == nil:
-		return "ok"
+		return results.StatusOK
 	case errors.Is(err, context.Canceled):
-		return "interrupted"
+		return results.StatusInterrupted
 	}
-	return "failed: " + err.Error()
+	return results.StatusFailed(err)
 }
 
 // write merges the repetitions and writes the run's summaries and env.json.
@@ -210,16 +192,16 @@ func (res *Result) write(locals, mirrors []*pipeline.Summary, runErr error) erro
 		}
 	}
 	if res.Summary != nil {
-		if err := WriteJSON(filepath.Join(res.Dir, "summary.json"), res.Summary); err != nil {
+		if err := results.WriteSummary(filepath.Join(res.Dir, results.SummaryFile), res.Summary); err != nil {
 			return err
 		}
 	}
 	if res.Mirror != nil {
-		if err := WriteJSON(filepath.Join(res.Dir, "summary-mirror.json"), res.Mirror); err != nil {
+		if err := results.WriteSummary(filepath.Join(res.Dir, results.MirrorSummaryFile), res.Mirror); err != nil {
 			return err
 		}
 	}
-	return WriteJSON(filepath.Join(res.Dir, "env.json"), res.Env)
+	return results.WriteEnv(filepath.Join(res.Dir, results.EnvFile), res.Env)
 }
 
 // combine merges repetitions; with more than one, each is kept in

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/internal/units"
+	"github.com/cloudpcap/cloudpcap/lab/liveview"
 	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/cloudpcap/cloudpcap/lab/scenario"
 	"github.com/cloudpcap/cloudpcap/lab/supervisor"
@@ -92,7 +93,7 @@ func watch(ctx context.Context, o Options, sc *scenario.Scenario, rep int, mon *
 			left--
 		case now := <-tick.C:
 			snap := mon.Snapshot()
-			s := Snapshot{Scenario: sc.Name, Repetition: rep, Elapsed: now.Sub(start), Left: max(0, sc.Duration.D-now.Sub(start)), Points: snap}
+			s := liveview.Snapshot{Scenario: sc.Name, Repetition: rep, Elapsed: now.Sub(start), Left: max(0, sc.Duration.D-now.Sub(start)), Points: snap}
 			if o.OnSnapshot != nil {
 				o.OnSnapshot(s)
 			}
@@ -109,7 +110,7 @@ func watch(ctx context.Context, o Options, sc *scenario.Scenario, rep int, mon *
 	return nil
 }
 
-func progress(o Options, s Snapshot, prev []live.PointSnapshot, dt time.Duration) {
+func progress(o Options, s liveview.Snapshot, prev []live.PointSnapshot, dt time.Duration) {
 	var ticks, orders, pticks, porders int64
 	var feed, t2t [4]int64 // rolling: count, p50, p99, max of the last second
 	for i, p := range s.Points {

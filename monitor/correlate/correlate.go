@@ -8,8 +8,11 @@
 // output events are then in wire order and deterministic.
 //
 // Buffers: byte slices passed in (profile.Fields, payloads) are used during
-// the call only. The correlator keeps a bounded ring of recent ticks per
-// feed connection for explicit matching. Not safe for concurrent use.
+// the call only. Each message becomes one event.Event (a line of the events
+// file) handed to the Sink; it points into the caller's and the
+// correlator's buffers and is valid only during Sink.Event. The correlator
+// keeps a bounded ring of recent ticks per feed connection for explicit
+// matching. Not safe for concurrent use.
 package correlate
 
 import (
@@ -18,62 +21,15 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 )
 
-// Match says how an order was tied to its tick.
-type Match uint8
-
-const (
-	MatchNone     Match = iota // no tick seen before the order
-	MatchExplicit              // the order names its tick (tick_feed, tick_seq)
-	MatchLastTick              // the last tick seen by the order's host
-)
-
-func (m Match) String() string {
-	switch m {
-	case MatchExplicit:
-		return "explicit"
-	case MatchLastTick:
-		return "last_tick"
-	}
-	return "none"
-}
-
-// Event is one record of DESIGN.md's events file. Byte slices point into
-// the caller's buffers and are valid only during Sink.Event.
-type Event struct {
-	Kind        profile.Kind
-	Conn        stream.ConnKey
-	WireNS      int64
-	FirstWireNS int64
-	// tick
-	Seq           uint64
-	HasSeq        bool
-	Symbol        []byte
-	ExchNS        int64
-	FeedLatencyNS int64
-	HasExch       bool
-	// order
-	OrderID       []byte
-	TickConn      stream.ConnKey
-	TickSeq       uint64
-	TickWireNS    int64
-	TickToTradeNS int64
-	Match         Match
-	// ack
-	OrderToAckNS int64
-	HasOrder     bool // the ack was paired with an order
-	Status       []byte
-	// optional
-	Payload []byte
-}
-
-// Sink receives events in wire order.
+// Sink receives events in wire order (event.Writer writes them to a file).
 type Sink interface {
-	Event(*Event) error
+	Event(*event.Event) error
 }
 
 // Labels name groups. Empty functions use addresses: the exchange is the
@@ -168,7 +124,10 @@ type Correlator struct {
 	byHost map[netip.Addr]*hostTick
 	conns  map[stream.ConnKey]*connGroups
 	counts Counts
-	ev     Event
+	ev     event.Event
+	// connText holds the text of the event's conn and tick_conn (formatted
+	// only when there is a sink).
+	connText [2][]byte
 
 	lastFeedRaw []byte
 	lastFeedKey stream.ConnKey
@@ -183,7 +142,7 @@ func New(cfg Config, sink Sink) *Correlator {
 	if cfg.MaxConnGroups <= 0 {
 		cfg.MaxConnGroups = 256
 	}
-	return &Correlator{
+	c := &Correlator{
 		cfg:    cfg,
 		sink:   sink,
 		seed:   maphash.MakeSeed(),
@@ -194,6 +153,10 @@ func New(cfg Config, sink Sink) *Correlator {
 		byHost: map[netip.Addr]*hostTick{},
 		conns:  map[stream.ConnKey]*connGroups{},
 	}
+	if sink != nil { // room for two bracketed IPv6 endpoints
+		c.connText = [2][]byte{make([]byte, 0, 128), make([]byte, 0, 128)}
+	}
+	return c
 }
 
 func (c *Correlator) group(kind, name string) *groupStats {
@@ -251,6 +214,15 @@ func (c *Correlator) feed(conn stream.ConnKey) *feedConn {
 		c.feeds[conn] = fc
 	}
 	return fc
+}
+
+// text formats k into connText[i] for the event, when events are written.
+func (c *Correlator) text(i int, k stream.ConnKey) []byte {
+	if c.sink == nil {
+		return nil
+	}
+	c.connText[i] = k.AppendText(c.connText[i][:0])
+	return c.connText[i]
 }
 
 func (c *Correlator) emit() error {
@@ -313,7 +285,7 @@ func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Sp
 		ht.conn, ht.rec, ht.ok = conn, rec, true
 	}
 
-	c.ev = Event{Kind: profile.Tick, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS,
+	c.ev = event.Event{Kind: profile.Tick, Conn: c.text(0, conn), WireNS: span.LastNS, FirstWireNS: span.FirstNS,
 		Seq: f.Seq, HasSeq: f.HasSeq, Symbol: f.Symbol, ExchNS: f.ExchNS, HasExch: f.HasExch, Payload: payload}
 	if f.HasExch {
 		c.ev.FeedLatencyNS = span.LastNS - f.ExchNS
@@ -376,7 +348,7 @@ type OrderRef struct {
 // pass to Ack with the paired response.
 func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.Span, payload []byte) (OrderRef, error) {
 	c.counts.Orders++
-	c.ev = Event{Kind: profile.Order, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS, OrderID: f.OrderID, Payload: payload}
+	c.ev = event.Event{Kind: profile.Order, Conn: c.text(0, conn), WireNS: span.LastNS, FirstWireNS: span.FirstNS, OrderID: f.OrderID, Payload: payload}
 	var tick tickRec
 	var tickConn stream.ConnKey
 	found := false
@@ -402,21 +374,21 @@ func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.S
 			}
 		}
 		if found {
-			c.ev.Match = MatchExplicit
+			c.ev.Match = event.MatchExplicit
 			c.counts.OrdersExplicit++
 		}
 	}
 	if !found {
 		if ht := c.byHost[conn.Client.Addr()]; ht != nil && ht.ok && ht.rec.wire <= span.LastNS {
 			tick, tickConn, found = ht.rec, ht.conn, true
-			c.ev.Match = MatchLastTick
+			c.ev.Match = event.MatchLastTick
 			c.counts.OrdersLastTick++
 		}
 	}
 	if !found {
 		c.counts.OrdersUnmatched++
 	} else {
-		c.ev.TickConn, c.ev.TickSeq, c.ev.TickWireNS = tickConn, tick.seq, tick.wire
+		c.ev.TickConn, c.ev.TickSeq, c.ev.TickWireNS = c.text(1, tickConn), tick.seq, tick.wire
 		c.ev.TickToTradeNS = span.LastNS - tick.wire
 		if !c.inWarmup(span.LastNS) {
 			c.total.T2T.Record(c.ev.TickToTradeNS)
@@ -456,7 +428,7 @@ func (c *Correlator) candidates(key stream.ConnKey, host netip.Addr) []*feedConn
 // Ack records the response f (Kind Ack) to the order ref on conn.
 func (c *Correlator) Ack(conn stream.ConnKey, ref OrderRef, f *profile.Fields, span stream.Span, payload []byte) error {
 	c.counts.Acks++
-	c.ev = Event{Kind: profile.Ack, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS,
+	c.ev = event.Event{Kind: profile.Ack, Conn: c.text(0, conn), WireNS: span.LastNS, FirstWireNS: span.FirstNS,
 		OrderID: f.OrderID, Status: f.Status, HasOrder: ref.valid, Payload: payload}
 	if !ref.valid {
 		c.counts.AcksUnpaired++
@@ -476,7 +448,7 @@ func (c *Correlator) Ack(conn stream.ConnKey, ref OrderRef, f *profile.Fields, s
 // Other emits an event for a message that is neither tick, order nor ack
 // (only worth calling when payloads are wanted).
 func (c *Correlator) Other(conn stream.ConnKey, span stream.Span, payload []byte) error {
-	c.ev = Event{Kind: profile.Other, Conn: conn, WireNS: span.LastNS, FirstWireNS: span.FirstNS, Payload: payload}
+	c.ev = event.Event{Kind: profile.Other, Conn: c.text(0, conn), WireNS: span.LastNS, FirstWireNS: span.FirstNS, Payload: payload}
 	return c.emit()
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 	"github.com/cloudpcap/cloudpcap/monitor/stream"
 )
@@ -24,7 +25,7 @@ func tick(seq uint64, exch int64) *profile.Fields {
 
 func TestCorrelation(t *testing.T) {
 	var out bytes.Buffer
-	j := NewJSONL(&out, false)
+	j := event.NewWriter(&out, false)
 	c := New(Config{TickRing: 8}, j)
 	// Ticks on two feeds, seq 1..5 on A with a gap (3 missing), B leads.
 	for _, s := range []struct {
@@ -115,20 +116,8 @@ func TestWarmupAndRing(t *testing.T) {
 	}
 }
 
-func TestJSONStringEscapes(t *testing.T) {
-	in := []byte("a\"b\\c\n<script>\x01\xff\u2028é")
-	out := appendJSONString(nil, in)
-	var s string
-	if err := json.Unmarshal(out, &s); err != nil {
-		t.Fatalf("%s: %v", out, err)
-	}
-	if bytes.Contains(out, []byte("<")) || s != "a\"b\\c\n<script>\x01\ufffd\u2028é" {
-		t.Fatalf("%s -> %q", out, s)
-	}
-}
-
 func TestTickDoesNotAllocate(t *testing.T) {
-	c := New(Config{}, NewJSONL(&bytes.Buffer{}, false))
+	c := New(Config{}, event.NewWriter(&bytes.Buffer{}, false))
 	f := tick(1, 1)
 	c.Tick(feedA, f, stream.Span{LastNS: 2}, nil)
 	n := testing.AllocsPerRun(1000, func() {

@@ -22,6 +22,7 @@ import (
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
 	"github.com/cloudpcap/cloudpcap/monitor/keyring"
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 )
@@ -48,7 +49,7 @@ type point struct {
 	Point
 	mu          sync.Mutex
 	pl          *pipeline.Pipeline
-	ev          *correlate.JSONL
+	ev          *event.Writer
 	flushEvents bool
 	err         error
 	gen         uint64
@@ -79,14 +80,14 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 	// Points that write to the same file share one sink, which writes whole
 	// lines under its lock (separate buffers on one file interleaved
 	// mid-line whenever two traders' points flushed).
-	sinks := map[io.Writer]*correlate.JSONL{}
+	sinks := map[io.Writer]*event.Writer{}
 	for _, p := range cfg.Points {
 		pc := cfg.Pipeline
 		pc.Keys = m.keys
 		pt := &point{Point: p}
 		if p.Events != nil {
 			if sinks[p.Events] == nil {
-				sinks[p.Events] = correlate.NewJSONL(p.Events, pc.Payloads)
+				sinks[p.Events] = event.NewWriter(p.Events, pc.Payloads)
 				pt.flushEvents = true // the first point of a sink flushes it at Stop
 			}
 			pt.ev = sinks[p.Events]

@@ -12,6 +12,7 @@ import (
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
 	"github.com/cloudpcap/cloudpcap/monitor/correlate"
 	"github.com/cloudpcap/cloudpcap/monitor/keyring"
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 )
@@ -79,7 +80,7 @@ func FuzzPipeline(f *testing.F) {
 		p := &in[int(idx)%len(in)]
 		p.Payload, p.PayloadLen = payload, len(payload)
 		var ev bytes.Buffer
-		jw := correlate.NewJSONL(&ev, true)
+		jw := event.NewWriter(&ev, true)
 		prof, _ := profile.ByName("binance")
 		pl, err := pipeline.New(pipeline.Config{Profile: prof, Keys: keys, Events: jw, Payloads: true, Correlate: correlate.Config{TickRing: 256}})
 		if err != nil {
@@ -126,7 +127,7 @@ func BenchmarkPipeline(b *testing.B) {
 		size += int64(len(p.Data))
 	}
 	prof, _ := profile.ByName("binance")
-	jw := correlate.NewJSONL(io.Discard, false)
+	jw := event.NewWriter(io.Discard, false)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	var mallocs, steady uint64 // all packets; the second half (connections set up)
@@ -177,7 +178,7 @@ func BenchmarkPipelineSummary(b *testing.B) {
 	pkts, keyText := loadPackets(b, "tls13-ws")
 	keys := keyring.NewStore()
 	keys.Load("keys", keyText)
-	jw := correlate.NewJSONL(io.Discard, false)
+	jw := event.NewWriter(io.Discard, false)
 	b.ReportAllocs()
 	for b.Loop() {
 		runPackets(b, pkts, keys, jw, false)

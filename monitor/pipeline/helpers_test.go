@@ -16,14 +16,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
-	"github.com/cloudpcap/cloudpcap/monitor/correlate"
 	"github.com/cloudpcap/cloudpcap/monitor/keyring"
+	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 )
 
-// event is one line of the events file, as DESIGN.md names its fields.
-type event struct {
+// eventLine is one line of the events file, as DESIGN.md names its fields,
+// read with encoding/json: a check of package event's writer that does not
+// use its decoder.
+type eventLine struct {
 	Kind          string  `json:"kind"`
 	Conn          string  `json:"conn"`
 	WireNS        int64   `json:"wire_ns"`
@@ -48,7 +50,7 @@ type analysis struct {
 	// captureShort: an oracle reading the same capture agreed with the
 	// pipeline, so anything missing versus the sender is the capture's loss.
 	captureShort bool
-	events       []event
+	events       []eventLine
 	raw          []byte // the events file
 	sum          *pipeline.Summary
 	readErr      error
@@ -86,7 +88,7 @@ func analyzeSource(t testing.TB, src capture.Source, files []*capture.File, keyL
 		keys.Load("keys", keyLog)
 	}
 	var evBuf bytes.Buffer
-	jw := correlate.NewJSONL(&evBuf, payloads)
+	jw := event.NewWriter(&evBuf, payloads)
 	pl, err := pipeline.New(pipeline.Config{Profile: p, Keys: keys, Events: jw, Payloads: payloads})
 	if err != nil {
 		t.Fatal(err)
@@ -131,14 +133,14 @@ func analyzeSource(t testing.TB, src capture.Source, files []*capture.File, keyL
 	return a
 }
 
-func parseEvents(t testing.TB, b []byte) []event {
+func parseEvents(t testing.TB, b []byte) []eventLine {
 	t.Helper()
-	var out []event
+	var out []eventLine
 	for i, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
 		if len(line) == 0 {
 			continue
 		}
-		var e event
+		var e eventLine
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
@@ -149,8 +151,8 @@ func parseEvents(t testing.TB, b []byte) []event {
 	return out
 }
 
-func (a *analysis) kind(k string) []event {
-	var out []event
+func (a *analysis) kind(k string) []eventLine {
+	var out []eventLine
 	for _, e := range a.events {
 		if e.Kind == k {
 			out = append(out, e)
