@@ -178,22 +178,35 @@ func TestIntegrationDelayRecovered(t *testing.T) {
 	}
 }
 
-// Mirroring decodes the same messages as local capture.
+// Mirroring decodes the same messages as local capture. Equal counts need
+// complete captures: a run in which the kernel dropped frames at either
+// point (its reader descheduled for longer than the ring lasts, on a loaded
+// machine) proves nothing about decoding, so it is said and run again, up
+// to three runs; the drops themselves are reported by every run's summary.
 func TestIntegrationMirrorMatchesLocal(t *testing.T) {
 	requireLab(t)
-	res := run(t, writeScenario(t, strings.Replace(base, "modes: [local]", "modes: [local, mirror]", 1)))
-	noLeftovers(t, runIDs(res)...)
-	if res.Mirror == nil {
-		t.Fatal("no mirror summary")
-	}
-	l, m := res.Summary.Decode, res.Mirror.Decode
-	t.Logf("local: %d ticks %d orders %d acks; mirror: %d ticks %d orders %d acks; feed p50 local %d mirror %d ns",
-		l.Ticks, l.Orders, l.Acks, m.Ticks, m.Orders, m.Acks, res.Summary.Metrics["feed_latency"].P50NS, res.Mirror.Metrics["feed_latency"].P50NS)
-	if l.Ticks == 0 || l.Ticks != m.Ticks || l.Orders != m.Orders || l.Acks != m.Acks || m.RecordsNoKey != 0 {
-		t.Fatalf("local %+v\nmirror %+v", l, m)
-	}
-	if res.Mirror.Capture.VXLAN == 0 {
-		t.Fatal("mirror packets were not VXLAN")
+	scen := writeScenario(t, strings.Replace(base, "modes: [local]", "modes: [local, mirror]", 1))
+	for attempt := 1; ; attempt++ {
+		res := run(t, scen)
+		noLeftovers(t, runIDs(res)...)
+		if res.Mirror == nil {
+			t.Fatal("no mirror summary")
+		}
+		ld, md := res.Summary.Capture.Drops, res.Mirror.Capture.Drops
+		if ld+md > 0 && attempt < 3 {
+			t.Logf("run %d: the kernel dropped %d local and %d mirror frames; running again", attempt, ld, md)
+			continue
+		}
+		l, m := res.Summary.Decode, res.Mirror.Decode
+		t.Logf("local: %d ticks %d orders %d acks; mirror: %d ticks %d orders %d acks; feed p50 local %d mirror %d ns; kernel drops %d local, %d mirror",
+			l.Ticks, l.Orders, l.Acks, m.Ticks, m.Orders, m.Acks, res.Summary.Metrics["feed_latency"].P50NS, res.Mirror.Metrics["feed_latency"].P50NS, ld, md)
+		if l.Ticks == 0 || l.Ticks != m.Ticks || l.Orders != m.Orders || l.Acks != m.Acks || m.RecordsNoKey != 0 {
+			t.Fatalf("local %+v\nmirror %+v", l, m)
+		}
+		if res.Mirror.Capture.VXLAN == 0 {
+			t.Fatal("mirror packets were not VXLAN")
+		}
+		return
 	}
 }
 

@@ -20,7 +20,13 @@ type LiveConfig struct {
 	// FrameSize bounds the captured bytes of one frame (snap length);
 	// default 64 KiB + headers, enough for loopback GSO super-segments.
 	FrameSize int
-	// BlockSize and NumBlocks size the TPACKET_V3 ring (default 1 MiB × 32).
+	// BlockSize and NumBlocks size the TPACKET_V3 ring: by default blocks
+	// of 256 KiB (or one frame, if larger) filling 32 MiB. The kernel hands
+	// over a block when it is full or BlockTimeout after its first frame,
+	// so at a low rate every block holds a millisecond of traffic, and the
+	// number of blocks, not their size, is how long the reader may stall
+	// (descheduled on a busy machine) before the kernel drops frames: 128
+	// blocks are 128 ms (32 blocks of 1 MiB dropped frames under load).
 	BlockSize int
 	NumBlocks int
 	// BlockTimeout is how long the kernel may hold a partly filled block
@@ -68,10 +74,10 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		cfg.FrameSize = 1 << 17
 	}
 	if cfg.BlockSize == 0 {
-		cfg.BlockSize = max(1<<20, cfg.FrameSize)
+		cfg.BlockSize = max(256<<10, cfg.FrameSize)
 	}
 	if cfg.NumBlocks == 0 {
-		cfg.NumBlocks = 32
+		cfg.NumBlocks = max(32, (32<<20)/cfg.BlockSize)
 	}
 	if cfg.BlockTimeout == 0 {
 		cfg.BlockTimeout = time.Millisecond
