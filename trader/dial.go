@@ -45,7 +45,7 @@ func clientTLS(c Config, keyLog io.Writer) (*tls.Config, error) {
 	return tc, nil
 }
 
-// connName is a TCP connection in DESIGN.md's conn form, client first:
+// connName is a TCP connection in docs/FORMATS.md's conn form, client first:
 // "127.0.0.1:53122-127.0.0.1:8443".
 func connName(c net.Conn) string {
 	return addrPort(c.LocalAddr()).String() + "-" + addrPort(c.RemoteAddr()).String()

@@ -21,7 +21,7 @@
 // feed restarted).
 //
 // Every order names the tick that triggered it: tick_feed is the feed's TCP
-// connection as "local-remote" (client first, DESIGN.md's conn form, taken
+// connection as "local-remote" (client first, docs/FORMATS.md's conn form, taken
 // from the socket when it is dialed) and tick_seq its sequence number. The
 // order's symbol is the tick's, upper-cased and stripped to A-Z and 0-9 as
 // the order API requires (BTC-USD becomes BTCUSD).

@@ -51,7 +51,7 @@ func listPackages(t *testing.T) []goPackage {
 	return pkgs
 }
 
-// TestPackageDocs: every package says what it does (STYLE.md), and its name
+// TestPackageDocs: every package says what it does (docs/STYLE.md), and its name
 // matches its folder.
 func TestPackageDocs(t *testing.T) {
 	for _, p := range listPackages(t) {
@@ -66,7 +66,7 @@ func TestPackageDocs(t *testing.T) {
 }
 
 // TestDependencyDirection: feed, orderapi and trader never import monitor or
-// lab; monitor never imports lab (DESIGN.md, STYLE.md); internal/ (helpers
+// lab; monitor never imports lab (docs/DESIGN.md, docs/STYLE.md); internal/ (helpers
 // every part of the module shares, such as internal/units) imports none of
 // the parts.
 func TestDependencyDirection(t *testing.T) {

@@ -12,7 +12,7 @@
 //
 // Prices and sizes are float64. The generator rounds prices to 0.01 and
 // sizes to 1e-8; Binance prints prices with 2 decimals and sizes with 8 (as
-// in the examples in DESIGN.md), the lab and Coinbase formats print the
+// in the examples in docs/FORMATS.md), the lab and Coinbase formats print the
 // shortest decimal that round-trips.
 //
 // Exchange timestamps: the lab format carries ts_ns (ns since the Unix

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cloudpcap/cloudpcap/internal/units"
-	"github.com/cloudpcap/cloudpcap/lab/stats"
 	"github.com/cloudpcap/cloudpcap/lab/results"
+	"github.com/cloudpcap/cloudpcap/lab/stats"
 	"github.com/cloudpcap/cloudpcap/monitor/latency"
 )
 

@@ -303,7 +303,7 @@ func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Sp
 	return c.emit()
 }
 
-// parseConn parses DESIGN.md's conn form "a:p-b:q" (client first).
+// parseConn parses docs/FORMATS.md's conn form "a:p-b:q" (client first).
 func parseConn(b []byte) (stream.ConnKey, bool) {
 	// IPv6 addresses are bracketed and never contain '-'.
 	i := bytes.IndexByte(b, '-')

@@ -1,6 +1,6 @@
 // Package latency keeps latency samples in HDR histograms (nanosecond
 // resolution, 1 ns to 1 h, 3 significant digits) and turns them into the
-// metric summaries of DESIGN.md: count, min, p50, p90, p99, p99.9, max, mean
+// metric summaries of docs/FORMATS.md: count, min, p50, p90, p99, p99.9, max, mean
 // and the histogram itself as base64 HdrHistogram V2, so runs can be merged
 // and compared exactly.
 //

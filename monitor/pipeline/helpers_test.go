@@ -16,13 +16,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
-	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/event"
+	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 )
 
-// eventLine is one line of the events file, as DESIGN.md names its fields,
+// eventLine is one line of the events file, as docs/FORMATS.md names its fields,
 // read with encoding/json: a check of package event's writer that does not
 // use its decoder.
 type eventLine struct {

@@ -7,7 +7,7 @@
 //
 // It also keeps a record per TCP connection (endpoints, timing, bytes, TLS
 // parameters, messages, decode problems), as a classic pcap analyser would,
-// and builds the summary of DESIGN.md.
+// and builds the summary of docs/FORMATS.md.
 //
 // Buffers: Packet does not keep the packet. Events handed to the sink point
 // into decoder buffers and are valid only during the Sink call. A Pipeline

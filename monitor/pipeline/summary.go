@@ -15,7 +15,7 @@ import (
 	"github.com/cloudpcap/cloudpcap/monitor/tcpflow"
 )
 
-// Summary is DESIGN.md's summary.json.
+// Summary is summary.json (docs/FORMATS.md).
 type Summary struct {
 	Metrics map[string]latency.Metric `json:"metrics"`
 	// Groups: kind ("feed_conn", "exchange", "trader") → name → metric → M.

@@ -41,7 +41,7 @@ type ConnKey struct {
 	Server netip.AddrPort
 }
 
-// String formats the key as DESIGN.md's `conn` field: "src:port-dst:port",
+// String formats the key as the `conn` field of docs/FORMATS.md: "src:port-dst:port",
 // client first (IPv6 addresses in brackets). Not for hot paths.
 func (k ConnKey) String() string {
 	return k.Client.String() + "-" + k.Server.String()

@@ -7,7 +7,7 @@
 //
 //	X-Timestamp + METHOD + PATH + BODY
 //
-// keyed with the API secret (DESIGN.md, "Order signing"). The server rejects a
+// keyed with the API secret (docs/DESIGN.md, "Order signing"). The server rejects a
 // timestamp more than Window away from its own clock.
 //
 // Buffers: Sign and Verify keep nothing. A Signer owns one scratch buffer and
