@@ -197,12 +197,28 @@ func Compare(base, cand *history.Run, o Options) *Report {
 	if o.NoCorrection {
 		rep.Correction = "none"
 	}
-	var runInconclusive bool
+	runInconclusive := rep.checkRuns(base, cand, o)
+	rng := rand.New(rand.NewPCG(o.Seed, 0x67617465)) // "gate"
+	for _, m := range cfg.Metrics {
+		for _, q := range cfg.Quantiles {
+			rep.Rows = append(rep.Rows, row(base, cand, m, q, cfg, o, rng))
+		}
+	}
+	decide(rep.Rows, cfg, !o.NoCorrection)
+	rep.SLOs = checkSLOs(cand, cfg)
+	rep.conclude(runInconclusive)
+	rep.ExitCode = rep.Verdict.ExitCode()
+	return rep
+}
+
+// checkRuns notes what makes the two runs unfit to compare (different
+// scenarios, a partial run) and reports whether any does.
+func (rep *Report) checkRuns(base, cand *history.Run, o Options) (inconclusive bool) {
 	if base.Scenario.Name != cand.Scenario.Name {
 		if o.AllowDifferent {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("comparing different scenarios (%s vs %s), as allowed", base.Scenario.Name, cand.Scenario.Name))
 		} else {
-			runInconclusive = true
+			inconclusive = true
 			rep.Notes = append(rep.Notes, fmt.Sprintf("the runs are of different scenarios (baseline %s, candidate %s): pass --allow-different to compare them anyway", base.Scenario.Name, cand.Scenario.Name))
 		}
 	}
@@ -211,7 +227,7 @@ func Compare(base, cand *history.Run, o Options) *Report {
 		run  *history.Run
 	}{{"baseline", base}, {"candidate", cand}} {
 		if r.run.Partial() {
-			runInconclusive = true
+			inconclusive = true
 			why := r.run.Summary.Reason
 			if why == "" {
 				why = "status " + r.run.Env.Status
@@ -222,19 +238,13 @@ func Compare(base, cand *history.Run, o Options) *Report {
 	if !equalGate(base.Scenario.Gate, cand.Scenario.Gate) && o.Config == nil {
 		rep.Notes = append(rep.Notes, "the candidate's gate section differs from the baseline's; the baseline's thresholds apply")
 	}
+	return inconclusive
+}
 
-	rng := rand.New(rand.NewPCG(o.Seed, 0x67617465)) // "gate"
-	for _, m := range cfg.Metrics {
-		for _, q := range cfg.Quantiles {
-			rep.Rows = append(rep.Rows, row(base, cand, m, q, cfg, o, rng))
-		}
-	}
-	decide(rep.Rows, cfg, !o.NoCorrection)
-	rep.SLOs = checkSLOs(cand, cfg)
-
-	// Overall: a regression or breach fails; otherwise anything
-	// inconclusive makes the whole inconclusive; else pass. A run-level
-	// problem makes every finding untrustworthy.
+// conclude sets the overall verdict and summary: a regression or breach
+// fails; otherwise anything inconclusive makes the whole inconclusive; else
+// pass. A run-level problem makes every finding untrustworthy.
+func (rep *Report) conclude(runInconclusive bool) {
 	var regs, breaches, inconc []string
 	for _, r := range rep.Rows {
 		switch r.Verdict {
@@ -274,13 +284,11 @@ func Compare(base, cand *history.Run, o Options) *Report {
 		rep.Summary = "INCONCLUSIVE: " + strings.Join(inconc, ", ") + " could not be judged (see the rows)"
 	default:
 		rep.Verdict = Pass
-		rep.Summary = fmt.Sprintf("PASS: no significant slowdown of at least %s and %s in %d gated quantiles", pct(cfg.MinEffect), units.FormatNS(float64(cfg.Floor)), len(rep.Rows))
+		rep.Summary = fmt.Sprintf("PASS: no significant slowdown of at least %s and %s in %d gated quantiles", pct(rep.Config.MinEffect), units.FormatNS(float64(rep.Config.Floor)), len(rep.Rows))
 		if len(rep.SLOs) > 0 {
 			rep.Summary += fmt.Sprintf("; %d SLO(s) met", len(rep.SLOs))
 		}
 	}
-	rep.ExitCode = rep.Verdict.ExitCode()
-	return rep
 }
 
 func equalGate(a, b scenario.Gate) bool {
