@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cloudpcap/cloudpcap/internal/jsonstr"
 	"strconv"
 	"unicode/utf8"
 )
@@ -258,22 +259,22 @@ type Ack struct {
 // without allocating beyond dst's growth. For clients such as the trader.
 func (o *Order) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"symbol":`...)
-	dst = appendJSONString(dst, o.Symbol)
+	dst = jsonstr.Append(dst, o.Symbol)
 	dst = append(dst, `,"side":`...)
-	dst = appendJSONString(dst, o.Side)
+	dst = jsonstr.Append(dst, o.Side)
 	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, o.Type)
+	dst = jsonstr.Append(dst, o.Type)
 	dst = append(dst, `,"quantity":`...)
-	dst = appendJSONString(dst, o.Quantity)
+	dst = jsonstr.Append(dst, o.Quantity)
 	if o.Price != "" {
 		dst = append(dst, `,"price":`...)
-		dst = appendJSONString(dst, o.Price)
+		dst = jsonstr.Append(dst, o.Price)
 	}
 	dst = append(dst, `,"client_order_id":`...)
-	dst = appendJSONString(dst, o.ClientOrderID)
+	dst = jsonstr.Append(dst, o.ClientOrderID)
 	if o.TickFeed != "" {
 		dst = append(dst, `,"tick_feed":`...)
-		dst = appendJSONString(dst, o.TickFeed)
+		dst = jsonstr.Append(dst, o.TickFeed)
 	}
 	if o.HasTickSeq {
 		dst = append(dst, `,"tick_seq":`...)
@@ -288,9 +289,9 @@ func appendAck(dst []byte, id uint64, o *Order, status, reason string, recvNS, a
 	dst = append(dst, `{"order_id":`...)
 	dst = strconv.AppendUint(dst, id, 10)
 	dst = append(dst, `,"client_order_id":`...)
-	dst = appendJSONString(dst, o.ClientOrderID)
+	dst = jsonstr.Append(dst, o.ClientOrderID)
 	dst = append(dst, `,"symbol":`...)
-	dst = appendJSONString(dst, o.Symbol)
+	dst = jsonstr.Append(dst, o.Symbol)
 	dst = append(dst, `,"side":"`...)
 	dst = append(dst, o.Side...)
 	dst = append(dst, `","type":"`...)
@@ -300,7 +301,7 @@ func appendAck(dst []byte, id uint64, o *Order, status, reason string, recvNS, a
 	dst = append(dst, '"')
 	if reason != "" {
 		dst = append(dst, `,"reason":`...)
-		dst = appendJSONString(dst, reason)
+		dst = jsonstr.Append(dst, reason)
 	}
 	dst = append(dst, `,"recv_ns":`...)
 	dst = strconv.AppendInt(dst, recvNS, 10)
@@ -308,37 +309,11 @@ func appendAck(dst []byte, id uint64, o *Order, status, reason string, recvNS, a
 	dst = strconv.AppendInt(dst, ackNS, 10)
 	if o.TickFeed != "" {
 		dst = append(dst, `,"tick_feed":`...)
-		dst = appendJSONString(dst, o.TickFeed)
+		dst = jsonstr.Append(dst, o.TickFeed)
 	}
 	if o.HasTickSeq {
 		dst = append(dst, `,"tick_seq":`...)
 		dst = strconv.AppendUint(dst, o.TickSeq, 10)
 	}
 	return append(dst, '}', '\n')
-}
-
-// appendJSONString appends s as a JSON string. s is valid UTF-8 (it came out
-// of encoding/json or passed validation); quotes, backslashes and control
-// characters are escaped, and < > & as encoding/json does.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c < 0x20 || c == '<' || c == '>' || c == '&':
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/cloudpcap/cloudpcap/internal/jsonstr"
 	"io"
 	"net"
 	"net/http"
@@ -204,7 +205,7 @@ func appendOrder(b []byte, o *orderMsg, id []byte) []byte {
 	b = append(b, `,"client_order_id":"`...)
 	b = append(b, id...)
 	b = append(b, `","tick_feed":"`...)
-	b = appendEscaped(b, o.conn)
+	b = jsonstr.AppendInner(b, o.conn)
 	b = append(b, `","tick_seq":`...)
 	b = strconv.AppendUint(b, o.seq, 10)
 	return append(b, '}')
@@ -254,23 +255,4 @@ func transportReason(err error) string {
 		return "transport: " + oe.Op
 	}
 	return "transport"
-}
-
-// appendEscaped appends s as the inside of a JSON string: quotes,
-// backslashes and control bytes escaped (the value is the feed connection's
-// address pair).
-func appendEscaped(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/cloudpcap/cloudpcap/internal/jsonstr"
 	"io"
 	"reflect"
 	"strings"
@@ -136,7 +137,7 @@ func TestWriterAllocs(t *testing.T) {
 
 func TestJSONStringEscapes(t *testing.T) {
 	in := []byte("a\"b\\c\n<script>\x01\xff\u2028é")
-	out := appendJSONString(nil, in)
+	out := jsonstr.AppendBytes(nil, in)
 	var s string
 	if err := json.Unmarshal(out, &s); err != nil {
 		t.Fatalf("%s: %v", out, err)

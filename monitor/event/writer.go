@@ -2,10 +2,10 @@ package event
 
 import (
 	"bufio"
+	"github.com/cloudpcap/cloudpcap/internal/jsonstr"
 	"io"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/cloudpcap/cloudpcap/monitor/profile"
 )
@@ -107,42 +107,5 @@ func appendKS(b []byte, k string, v []byte) []byte {
 	b = append(b, ",\""...)
 	b = append(b, k...)
 	b = append(b, "\":"...)
-	return appendJSONString(b, v)
-}
-
-// appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&':
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b = append(b, `\ufffd`...)
-		} else if r == '\u2028' || r == '\u2029' {
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		} else {
-			b = append(b, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(b, '"')
+	return jsonstr.AppendBytes(b, v)
 }

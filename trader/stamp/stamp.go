@@ -20,6 +20,7 @@ package stamp
 import (
 	"encoding/json"
 	"errors"
+	"github.com/cloudpcap/cloudpcap/internal/jsonstr"
 	"strconv"
 )
 
@@ -92,7 +93,7 @@ func Decode(line []byte, s *Stamp) error {
 // or an Order line as the package documentation shows.
 func Append(b []byte, s *Stamp) []byte {
 	b = append(b, `{"kind":"`...)
-	b = appendEscaped(b, s.Kind)
+	b = jsonstr.AppendInner(b, s.Kind)
 	b = append(b, `","client":`...)
 	b = strconv.AppendInt(b, int64(s.Client), 10)
 	if s.Kind == Tick {
@@ -105,7 +106,7 @@ func Append(b []byte, s *Stamp) []byte {
 		b = appendI(b, "decide_ns", s.DecideNS)
 		return append(b, '}', '\n')
 	}
-	b = appendStr(b, "order_id", s.OrderID)
+	b = appendText(b, "order_id", s.OrderID)
 	b = appendStr(b, "symbol", s.Symbol)
 	b = appendStr(b, "side", s.Side)
 	b = appendStr(b, "tick_conn", s.TickConn)
@@ -120,17 +121,23 @@ func Append(b []byte, s *Stamp) []byte {
 	if s.Error != "" {
 		b = appendStr(b, "error", s.Error)
 	} else {
-		b = appendStr(b, "status", s.Status)
+		b = appendText(b, "status", s.Status)
 	}
 	return append(b, '}', '\n')
 }
 
-func appendStr[T ~string | ~[]byte](b []byte, k string, v T) []byte {
+func appendStr(b []byte, k, v string) []byte {
+	return jsonstr.Append(appendKey(b, k), v)
+}
+
+func appendText(b []byte, k string, v Text) []byte {
+	return jsonstr.AppendBytes(appendKey(b, k), v)
+}
+
+func appendKey(b []byte, k string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, k...)
-	b = append(b, `":"`...)
-	b = appendEscaped(b, v)
-	return append(b, '"')
+	return append(b, '"', ':')
 }
 
 func appendI(b []byte, k string, v int64) []byte {
@@ -145,23 +152,4 @@ func appendU(b []byte, k string, v uint64) []byte {
 	b = append(b, k...)
 	b = append(b, `":`...)
 	return strconv.AppendUint(b, v, 10)
-}
-
-// appendEscaped appends s as the inside of a JSON string: quotes,
-// backslashes and control bytes escaped (the values are stream names,
-// symbols, addresses, order ids and server status words).
-func appendEscaped[T ~string | ~[]byte](b []byte, s T) []byte {
-	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }

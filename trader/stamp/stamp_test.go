@@ -19,7 +19,7 @@ var samples = []struct {
 		RecvNS: 20, DecideNS: 30, SendNS: 40, WroteNS: 50, AckNS: 60, HTTPStatus: 200, Status: Text("NEW")},
 		`{"kind":"order","client":1,"order_id":"t1-3","symbol":"BTCUSDT","side":"BUY","tick_conn":"127.0.0.1:5-127.0.0.1:8443","tick_seq":17,"order_conn":"127.0.0.1:6-127.0.0.1:8444","recv_ns":20,"decide_ns":30,"send_ns":40,"wrote_ns":50,"ack_ns":60,"http_status":200,"status":"NEW"}`},
 	{"failed order", Stamp{Kind: Order, OrderID: Text("t1-4"), Symbol: "B\"TC", Side: "SELL", TickConn: "c\n", SendNS: 40, Error: "timeout"},
-		`{"kind":"order","client":0,"order_id":"t1-4","symbol":"B\"TC","side":"SELL","tick_conn":"c\u000a","tick_seq":0,"order_conn":"","recv_ns":0,"decide_ns":0,"send_ns":40,"wrote_ns":0,"ack_ns":0,"http_status":0,"error":"timeout"}`},
+		`{"kind":"order","client":0,"order_id":"t1-4","symbol":"B\"TC","side":"SELL","tick_conn":"c\n","tick_seq":0,"order_conn":"","recv_ns":0,"decide_ns":0,"send_ns":40,"wrote_ns":0,"ack_ns":0,"http_status":0,"error":"timeout"}`},
 }
 
 func TestRoundTrip(t *testing.T) {
