@@ -1,7 +1,7 @@
 // Package capture reads captured packets and decodes them down to TCP and
 // UDP: pcap files (microsecond and nanosecond, either byte order), pcapng
 // files (several interfaces with their own link types and timestamp
-// resolutions, TLS key logs in Decryption Secrets Blocks), and later live
+// resolutions, TLS key logs in Decryption Secrets Blocks), and live
 // AF_PACKET sockets, all behind one pull interface, Source.
 //
 // Decoding is by hand, allocation-free: Ethernet, Linux cooked (SLL, SLL2),

@@ -14,7 +14,7 @@ import (
 )
 
 // Source yields captured packets one at a time into a caller-owned Packet:
-// pcap and pcapng files now, live AF_PACKET capture later. ReadInto returns
+// pcap and pcapng files, and live AF_PACKET capture (Live). ReadInto returns
 // io.EOF at the end, or a *ReadError that ends reading. The Packet's byte
 // slices are valid only until the next ReadInto.
 type Source interface {

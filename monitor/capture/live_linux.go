@@ -18,7 +18,8 @@ type LiveConfig struct {
 	Iface string
 	Name  string // label in warnings and stats ("t1/eth0"); default Iface
 	// FrameSize bounds the captured bytes of one frame (snap length);
-	// default 64 KiB + headers, enough for loopback GSO super-segments.
+	// default 128 KiB, room for a 64 KiB loopback GSO super-segment and its
+	// headers.
 	FrameSize int
 	// BlockSize and NumBlocks size the TPACKET_V3 ring: by default blocks
 	// of 256 KiB (or one frame, if larger) filling 32 MiB. The kernel hands
