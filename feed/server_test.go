@@ -535,6 +535,40 @@ func TestReplayPacing(t *testing.T) {
 	}
 }
 
+// TestReplayStartsAfterWholeSubscription: a replay waits until its first
+// subscriber's whole request is in place, not just its first stream, or the
+// first ticks of the other streams go to nobody. The second stream's lock
+// is held so the request stops half done; the replay must not start then.
+func TestReplayStartsAfterWholeSubscription(t *testing.T) {
+	s, err := New(Config{Format: format.Binance, Replay: writeReplayFile(t, 4, time.Millisecond)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	btc, eth := s.lookup("btcusdt@trade"), s.lookup("ethusdt@trade")
+	c := &client{s: s}
+	eth.mu.Lock()
+	done := make(chan struct{})
+	go func() { defer close(done); c.subscribe([]*stream{btc, eth}) }()
+	for deadline := time.Now().Add(5 * time.Second); btc.subs.Load() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			eth.mu.Unlock()
+			t.Fatal("the first stream has no subscriber 5 s after subscribing")
+		}
+	}
+	select {
+	case <-s.firstSub:
+		t.Error("the replay may start with one of two streams subscribed")
+	default:
+	}
+	eth.mu.Unlock()
+	<-done
+	select {
+	case <-s.firstSub:
+	default:
+		t.Error("the replay may not start after the whole subscription is in place")
+	}
+}
+
 func TestReplayFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
