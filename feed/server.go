@@ -114,6 +114,7 @@ type Server struct {
 
 	start        time.Time     // generators' time zero, set by Run before they start
 	firstSub     chan struct{} // closed once the first subscription is in place (replay starts then)
+	replayStart  atomic.Int64  // wall-clock ns of the replay's time zero; 0 until it starts
 	firstSubOnce sync.Once
 }
 
