@@ -219,9 +219,7 @@ func (s *Server) serveConn(conn *websocket.Conn, remote string, initial []*strea
 	s.mu.Unlock()
 	s.log.Info("client connected", "remote", remote, "streams", len(initial), "combined", opts.Combined)
 
-	for _, st := range initial {
-		c.subscribe(st)
-	}
+	c.subscribe(initial)
 
 	wctx, wcancel := context.WithCancel(context.Background())
 	writerDone := make(chan struct{})
@@ -287,12 +285,21 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func (c *client) subscribe(st *stream) {
-	if indexOf(c.subs, st) >= 0 {
-		return
+// subscribe adds the client to each stream of one request (the URL's
+// streams or one SUBSCRIBE), then lets a waiting replay start: only once the
+// whole request is in place, so that the replay's first subscriber gets
+// every tick from the first one on, of every stream it asked for.
+func (c *client) subscribe(sts []*stream) {
+	for _, st := range sts {
+		if indexOf(c.subs, st) >= 0 {
+			continue
+		}
+		c.subs = append(c.subs, st)
+		st.add(c)
 	}
-	c.subs = append(c.subs, st)
-	st.add(c)
+	if len(c.subs) > 0 {
+		c.s.firstSubOnce.Do(func() { close(c.s.firstSub) })
+	}
 }
 
 func (c *client) unsubscribe(st *stream) {
@@ -354,10 +361,10 @@ func (c *client) handleControl(msg []byte, writerDone <-chan struct{}) {
 		// The reply is queued before the subscription takes effect, so it
 		// reaches the client before the first tick of the new stream.
 		c.reply(binanceResult(ctl.id, nil), writerDone)
-		for _, st := range sts {
-			if ctl.method == "SUBSCRIBE" {
-				c.subscribe(st)
-			} else {
+		if ctl.method == "SUBSCRIBE" {
+			c.subscribe(sts)
+		} else {
+			for _, st := range sts {
 				c.unsubscribe(st)
 			}
 		}
@@ -423,10 +430,10 @@ func (c *client) handleCoinbase(ctl control, writerDone <-chan struct{}) {
 		products = append(products, st.symbol)
 	}
 	c.reply(coinbaseSubscriptions(products), writerDone)
-	for _, st := range sts {
-		if ctl.typ == "subscribe" {
-			c.subscribe(st)
-		} else {
+	if ctl.typ == "subscribe" {
+		c.subscribe(sts)
+	} else {
+		for _, st := range sts {
 			c.unsubscribe(st)
 		}
 	}

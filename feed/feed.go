@@ -57,7 +57,8 @@
 // reads such lines (any lab-format tick lines; blank lines and lines starting
 // with '#' are skipped; a symbol's ts_ns must not go back; lines are
 // ordered by ts_ns, stable) and, from the first
-// subscription on (so a client that connects after the start loses nothing),
+// subscription on (so a client that connects after the start loses nothing;
+// the replay starts once every stream of that first request is subscribed),
 // publishes them at their original spacing divided by Config.Speed, keeping
 // their seq, symbol and prices; the symbols are those of the file. The replay
 // ends after the last line; the server stays up.

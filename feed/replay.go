@@ -76,7 +76,10 @@ func loadReplay(path string, f format.Format) ([]format.Tick, []string, error) {
 
 // runReplay waits for the first subscription, then publishes the loaded
 // ticks at their original spacing divided by the speed factor, each due at
-// start + (ts - ts0)/speed (no drift).
+// start + (ts - ts0)/speed (no drift). start is logged ("replay started",
+// start_ns) and kept in replayStart: no tick is written before start + its
+// offset, and a tick's exchange time (taken at its write) says how late it
+// went out.
 func (s *Server) runReplay() {
 	select {
 	case <-s.firstSub:
@@ -84,7 +87,8 @@ func (s *Server) runReplay() {
 		return
 	}
 	start := time.Now()
-	s.log.Info("replay started", "ticks", len(s.replay), "speed", s.cfg.Speed)
+	s.replayStart.Store(start.UnixNano())
+	s.log.Info("replay started", "ticks", len(s.replay), "speed", s.cfg.Speed, "start_ns", start.UnixNano())
 	bySymbol := map[string]*symbolFeed{}
 	for _, sf := range s.symbols {
 		bySymbol[sf.symbol] = sf

@@ -51,7 +51,6 @@ func (st *stream) publish(t *format.Tick) {
 }
 
 func (st *stream) add(c *client) {
-	c.s.firstSubOnce.Do(func() { close(c.s.firstSub) })
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var next []*client
@@ -114,7 +113,8 @@ type Server struct {
 	cancel context.CancelFunc
 
 	start        time.Time     // generators' time zero, set by Run before they start
-	firstSub     chan struct{} // closed at the first subscription (replay starts then)
+	firstSub     chan struct{} // closed once the first subscription is in place (replay starts then)
+	replayStart  atomic.Int64  // wall-clock ns of the replay's time zero; 0 until it starts
 	firstSubOnce sync.Once
 }
 

@@ -14,7 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/cloudpcap/cloudpcap/feed/format"
 	"github.com/cloudpcap/cloudpcap/feed/tlsconf"
+	"github.com/cloudpcap/cloudpcap/internal/schedstat"
 )
 
 // testServer is a feed server on a loopback port with real TLS.
@@ -497,41 +498,106 @@ func writeReplayFile(t *testing.T, n int, gap time.Duration) string {
 }
 
 // TestReplayPacing: 100 ticks 10 ms apart (990 ms) at --speed 2 are
-// written on their schedule, judged by the server's write times: none more
-// than 1 ms early, median lateness under 10 ms, the whole span within 10 %
-// (lateness allows for a loaded test machine; earliness does not).
+// written on their schedule, judged by the server's write times (the
+// exchange time in each tick) against the replay's own time zero: none
+// early, median lateness under 10 ms, the whole span within 10 %, both
+// plus the time the kernel kept this process waiting for a CPU.
+//
+// The reference is the replay's start (Server.replayStart, also logged as
+// "replay started" start_ns), not the first tick's write time: that write
+// is itself late by the writer's wake-up (over a millisecond on a loaded
+// machine), and measuring from it made every punctual tick after it look
+// early by as much. Against the true start, earliness gets no tolerance: the
+// schedule runs on the monotonic clock from a time.Now() whose wall reading
+// is taken first, so a tick's wall-clock write time is at or after
+// start + offset unless the clock is stepped; the only slack is the
+// microsecond truncation of ?timeUnit=MICROSECOND.
+//
+// Lateness is the machine's as much as the feed's: on a loaded 2-core
+// machine the kernel leaves a runnable thread off the CPU for hundreds of
+// milliseconds, seconds at worst, and every tick due meanwhile goes out
+// late. The bounds (10 ms median, 10 % = 49.5 ms on the span) are therefore
+// raised by the run-queue wait of all this process's threads during the
+// replay (internal/schedstat): a tick's lateness beyond the feed's own is a
+// chain of such waits (timer thread, replay goroutine, writer), each
+// counted there.
+// A feed that drifted or ignored --speed would still fail on a quiet
+// machine, and on a loaded one unless the kernel stalled it for as long.
 func TestReplayPacing(t *testing.T) {
 	const n, gap, speed = 100, 10 * time.Millisecond, 2.0
 	path := writeReplayFile(t, n, gap)
 	ts := startServer(t, Config{Format: format.Binance, Replay: path, Speed: speed})
+	wait0 := runQueueWaits(t)
 	c, _ := ts.gorilla(t, "/stream?streams=btcusdt@trade/ethusdt@trade&timeUnit=MICROSECOND", false, 0)
 	ck := newChecker(t)
-	var first int64
-	var late []time.Duration
+	var start int64
+	late := make([]time.Duration, 0, n)
+	var span time.Duration
 	for i := 0; i < n; i++ {
 		tk := ck.tick(readJSON(t, c), format.Binance)
 		if tk.Seq != uint64(i/2+1) || tk.Symbol != []string{"BTCUSDT", "ETHUSDT"}[i%2] {
 			t.Fatalf("tick %d: %s seq %d, want file order", i, tk.Symbol, tk.Seq)
 		}
 		if i == 0 {
-			first = tk.ExchNS
-			continue
+			// Set before tick 0 was published, so before it was read.
+			if start = ts.s.replayStart.Load(); start == 0 {
+				t.Fatal("tick 0 arrived but the replay has no start time")
+			}
+			t.Logf("tick 0 written %v after the replay started", time.Duration(tk.ExchNS-start))
 		}
 		want := time.Duration(float64(time.Duration(i)*gap) / speed)
-		got := time.Duration(tk.ExchNS - first)
-		if got < want-time.Millisecond {
+		got := time.Duration(tk.ExchNS - start)
+		if earliest := (start + int64(want)) / 1000 * 1000; tk.ExchNS < earliest {
 			t.Errorf("tick %d sent at +%v, before its time +%v", i, got, want)
 		}
 		late = append(late, got-want)
-		if i == n-1 {
-			if r := float64(got) / float64(want); r < 0.9 || r > 1.1 {
-				t.Errorf("replay span %v, want %v ±10%%", got, want)
-			}
+		span = got
+	}
+	waited := runQueueWaits(t).Since(wait0)
+	want := time.Duration(float64(time.Duration(n-1)*gap) / speed)
+	slices.Sort(late)
+	med := late[len(late)/2]
+	t.Logf("lateness median %v, p90 %v, max %v; span %v of %v; threads waited %v for a CPU",
+		med, late[len(late)*9/10], late[len(late)-1], span, want, waited)
+	if med > 10*time.Millisecond+waited {
+		t.Errorf("median lateness %v, want under 10 ms + %v waiting for a CPU", med, waited)
+	}
+	if span > want+want/10+waited {
+		t.Errorf("replay span %v, want %v + 10%% + %v waiting for a CPU", span, want, waited)
+	}
+}
+
+// TestReplayStartsAfterWholeSubscription: a replay waits until its first
+// subscriber's whole request is in place, not just its first stream, or the
+// first ticks of the other streams go to nobody. The second stream's lock
+// is held so the request stops half done; the replay must not start then.
+func TestReplayStartsAfterWholeSubscription(t *testing.T) {
+	s, err := New(Config{Format: format.Binance, Replay: writeReplayFile(t, 4, time.Millisecond)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	btc, eth := s.lookup("btcusdt@trade"), s.lookup("ethusdt@trade")
+	c := &client{s: s}
+	eth.mu.Lock()
+	done := make(chan struct{})
+	go func() { defer close(done); c.subscribe([]*stream{btc, eth}) }()
+	for deadline := time.Now().Add(5 * time.Second); btc.subs.Load() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			eth.mu.Unlock()
+			t.Fatal("the first stream has no subscriber 5 s after subscribing")
 		}
 	}
-	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
-	if med := late[len(late)/2]; med > 10*time.Millisecond {
-		t.Errorf("median lateness %v, want under 10 ms", med)
+	select {
+	case <-s.firstSub:
+		t.Error("the replay may start with one of two streams subscribed")
+	default:
+	}
+	eth.mu.Unlock()
+	<-done
+	select {
+	case <-s.firstSub:
+	default:
+		t.Error("the replay may not start after the whole subscription is in place")
 	}
 }
 
@@ -648,6 +714,17 @@ func TestPacing(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Logf("largest lag seen: %d messages (%.1f ms)", maxLag, float64(maxLag)/rate*1e3)
+}
+
+// runQueueWaits is schedstat.Read for a test: how long each of this
+// process's threads has waited for a CPU.
+func runQueueWaits(t *testing.T) schedstat.Waits {
+	t.Helper()
+	w, err := schedstat.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // waitFor polls cond until it holds or 10 s pass.

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/cloudpcap/cloudpcap/internal/schedstat"
 	"github.com/cloudpcap/cloudpcap/lab/namespace"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -208,26 +209,50 @@ func TestIntegrationEmulator(t *testing.T) {
 	})
 
 	// A long backlog must not hold Stop up, also while the release thread
-	// never sleeps: 1042-byte frames at 50 Mbit/s leave every 167µs, inside
-	// the 200µs spin window, and 4000 of them are a 0.67 s backlog.
+	// never sleeps. The backlog must be there when Stop runs, whatever the
+	// load: it used to be 4000 frames leaving every 167µs (50 Mbit/s), a
+	// 0.67 s backlog that a sender starved below 6000 frames/s (the
+	// SCHED_FIFO release thread spins on one of two cores) never built, and
+	// Stop then met an empty queue. Now 1042-byte frames at 1.6672 Mbit/s
+	// leave every 5 ms, inside a 20 ms spin window, so the release thread
+	// still spins from one frame to the next and never sleeps, and the 4000
+	// sent are a 20 s backlog: the test waits (5 s at most) until 2000 are
+	// held, and 1000 of them drain only after another 5 s. What Stop found
+	// is read after it returns: the frames it discarded, never forwarded.
+	// Stop's own time (about 45 ms on a quiet machine, nearly all of it the
+	// kernel closing four packet sockets) must stay under 200 ms plus what
+	// the kernel kept this process's threads waiting for a CPU meanwhile
+	// (internal/schedstat; the emulator's threads, which exit in Stop, are
+	// not counted, but they run SCHED_FIFO and do not wait behind others).
 	t.Run("StopWithFullQueue", func(t *testing.T) {
-		e := c.startEmu(t, Link{AtoB: Params{Rate: 50e6, Queue: 5000}})
+		const frameTime = 5 * time.Millisecond
+		const rate = (1000 + 8 + 20 + 14) * 8 * uint64(time.Second/frameTime) // bit/s
+		e := c.startEmuCfg(t, Config{Link: Link{AtoB: Params{Rate: rate, Queue: 5000}}, SpinWindow: 4 * frameTime})
 		newUDPSink(t, c)
-		n := sendUDP(t, c, 4000, 1000, 40000)
-		st := waitStats(t, e, func(st results.EmulatorStats) bool { return st.AtoB.Received >= uint64(n) })
+		sendUDP(t, c, 4000, 1000, math.Inf(1))
+		waitStats(t, e, func(st results.EmulatorStats) bool { return held(st.AtoB) >= 2000 })
+		w0 := runQueueWaits(t)
 		start := time.Now()
 		if err := e.Stop(); err != nil {
 			t.Fatal(err)
 		}
 		took := time.Since(start)
-		held := st.AtoB.Received - st.AtoB.Forwarded - st.AtoB.DroppedQueue
-		t.Logf("Stop with %d frames held took %v", held, took)
-		if held < 1000 || took > 200*time.Millisecond {
-			t.Fatalf("Stop with %d frames held took %v, want ≥ 1000 held and < 200ms", held, took)
+		waited := runQueueWaits(t).Since(w0)
+		st := e.Stats() // final: the loops have returned
+		logStats(t, st)
+		t.Logf("Stop with %d frames held took %v (threads waited %v for a CPU)", held(st.AtoB), took, waited)
+		if h := held(st.AtoB); h < 1000 || took > 200*time.Millisecond+waited {
+			t.Fatalf("Stop with %d frames held took %v, want ≥ 1000 held and < 200ms + %v waiting for a CPU", h, took, waited)
 		}
 	})
 
 	t.Run("InterfaceGone", func(t *testing.T) { runInterfaceGone(t, c) })
+}
+
+// held is the number of frames a direction holds: received, not yet
+// forwarded or dropped. After Stop it is what Stop discarded.
+func held(d results.EmulatorDirStats) uint64 {
+	return d.Received - d.Forwarded - d.DroppedLoss - d.DroppedQueue - d.DroppedOversize - d.SendErrors
 }
 
 // drained reports whether a direction has received n frames and holds none.
@@ -396,6 +421,17 @@ func sendUDP(t *testing.T, c *chain, n, size int, pps float64) int {
 		}
 	}
 	return n
+}
+
+// runQueueWaits is schedstat.Read for a test: how long each of this
+// process's threads has waited for a CPU.
+func runQueueWaits(t *testing.T) schedstat.Waits {
+	t.Helper()
+	w, err := schedstat.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 func logStats(t *testing.T, st results.EmulatorStats) {

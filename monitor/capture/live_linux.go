@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
@@ -61,6 +62,13 @@ type Live struct {
 	reading bool       // a ReadInto is inside the ring
 	freed   bool       // the ring is unmapped
 	drops   uint64
+
+	// The ring captures from the moment it is set up, before the filter
+	// is attached: frames stamped before filterOn may have bypassed the
+	// kernel's filter, so ReadInto runs them through prefilter (nil: no
+	// filter) and skips those it rejects.
+	prefilter *bpf.VM
+	filterOn  int64
 }
 
 // OpenLive opens a live capture.
@@ -102,50 +110,47 @@ func OpenLive(cfg LiveConfig) (*Live, error) {
 		}
 		return nil, fmt.Errorf("capture: AF_PACKET on %s: %w", cfg.Name, err)
 	}
+	l := &Live{cfg: cfg, tp: tp}
 	if prog, err := cfg.Filter.Program(); err != nil {
 		tp.Close()
 		return nil, err
 	} else if prog != nil {
+		// NewTPacket bound the socket and set up the ring before the filter
+		// could be attached; whatever the interface carried meanwhile (IPv6
+		// neighbour discovery and MLD right after a link comes up, say) is
+		// in the ring unfiltered. Every such frame was stamped at or before
+		// it reached the socket, so before the clock reading below: ReadInto
+		// filters those older than it itself.
+		ins, ok := bpf.Disassemble(prog)
+		vm, err := bpf.NewVM(ins)
+		if !ok || err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("capture: BPF filter on %s: not runnable in user space: %v", cfg.Name, err)
+		}
 		if err := tp.SetBPF(prog); err != nil {
 			tp.Close()
 			return nil, fmt.Errorf("capture: BPF filter on %s: %w", cfg.Name, err)
 		}
+		l.prefilter, l.filterOn = vm, time.Now().UnixNano()
 	}
 	if err := tp.InitSocketStats(); err != nil {
 		tp.Close()
 		return nil, fmt.Errorf("capture: socket stats on %s: %w", cfg.Name, err)
 	}
-	return &Live{cfg: cfg, tp: tp}, nil
+	return l, nil
 }
 
-// ReadInto waits for the next frame. It returns ErrNoPacket after the poll
-// timeout and io.EOF once Close was called. The packet's Data aliases the
-// kernel ring and is valid until the next ReadInto.
+// ReadInto waits for the next frame that the filter keeps, also among those
+// captured while OpenLive was attaching it. It returns ErrNoPacket after the
+// poll timeout and io.EOF once Close was called. The packet's Data aliases
+// the kernel ring and is valid until the next ReadInto.
 func (l *Live) ReadInto(p *Packet) error {
-	l.mu.Lock()
-	if l.closed {
-		l.free()
-		l.mu.Unlock()
-		return io.EOF
+	data, ci, err := l.read()
+	for err == nil && l.prefilter != nil && ci.Timestamp.UnixNano() < l.filterOn && !l.keep(data) {
+		data, ci, err = l.read() // captured before the filter was on, and it rejects it
 	}
-	l.reading = true
-	l.mu.Unlock()
-	data, ci, err := l.tp.ZeroCopyReadPacketData()
-	l.mu.Lock()
-	l.reading = false
-	if l.closed {
-		// Close came while we were in the ring: unmap it now, from the
-		// only goroutine that reads it.
-		l.free()
-		l.mu.Unlock()
-		return io.EOF
-	}
-	l.mu.Unlock()
 	if err != nil {
-		if errors.Is(err, afpacket.ErrTimeout) {
-			return ErrNoPacket
-		}
-		return &ReadError{File: l.cfg.Name, Packet: l.index + 1, Err: err}
+		return err
 	}
 	l.index++
 	p.File = l.cfg.Name
@@ -157,6 +162,42 @@ func (l *Live) ReadInto(p *Packet) error {
 	p.Decode(layers.LinkTypeEthernet, data)
 	l.stats.count(p, l.cfg.Name, &l.warns)
 	return nil
+}
+
+// read takes the next frame from the ring, with ReadInto's errors.
+func (l *Live) read() ([]byte, gopacket.CaptureInfo, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.free()
+		l.mu.Unlock()
+		return nil, gopacket.CaptureInfo{}, io.EOF
+	}
+	l.reading = true
+	l.mu.Unlock()
+	data, ci, err := l.tp.ZeroCopyReadPacketData()
+	l.mu.Lock()
+	l.reading = false
+	if l.closed {
+		// Close came while we were in the ring: unmap it now, from the
+		// only goroutine that reads it.
+		l.free()
+		l.mu.Unlock()
+		return nil, gopacket.CaptureInfo{}, io.EOF
+	}
+	l.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, afpacket.ErrTimeout) {
+			return nil, ci, ErrNoPacket
+		}
+		return nil, ci, &ReadError{File: l.cfg.Name, Packet: l.index + 1, Err: err}
+	}
+	return data, ci, nil
+}
+
+// keep runs the filter on a frame the kernel may not have filtered.
+func (l *Live) keep(data []byte) bool {
+	n, err := l.prefilter.Run(data)
+	return err == nil && n > 0
 }
 
 // Stats returns the counts so far, including the kernel's drops. Call it
