@@ -106,9 +106,10 @@ type Counts struct {
 }
 
 type hostTick struct {
-	conn stream.ConnKey
-	rec  tickRec
-	ok   bool
+	conn  stream.ConnKey
+	rec   tickRec
+	ok    bool
+	group *groupStats // the feed connection's group (its state may be freed)
 }
 
 // Correlator holds the state of one analysis.
@@ -282,7 +283,7 @@ func (c *Correlator) Tick(conn stream.ConnKey, f *profile.Fields, span stream.Sp
 		c.byHost[conn.Client.Addr()] = ht
 	}
 	if !ht.ok || rec.wire >= ht.rec.wire { // a tick released late by a skipped hole is not the host's latest
-		ht.conn, ht.rec, ht.ok = conn, rec, true
+		ht.conn, ht.rec, ht.ok, ht.group = conn, rec, true, fc.group
 	}
 
 	c.ev = event.Event{Kind: profile.Tick, Conn: c.text(0, conn), WireNS: span.LastNS, FirstWireNS: span.FirstNS,
@@ -351,6 +352,7 @@ func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.S
 	c.ev = event.Event{Kind: profile.Order, Conn: c.text(0, conn), WireNS: span.LastNS, FirstWireNS: span.FirstNS, OrderID: f.OrderID, Payload: payload}
 	var tick tickRec
 	var tickConn stream.ConnKey
+	var group *groupStats // the tick's feed connection's
 	found := false
 	if f.HasTick && len(f.TickFeed) > 0 {
 		key, ok := c.lastFeedKey, c.lastFeedOK
@@ -369,7 +371,7 @@ func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.S
 			candidates := c.candidates(key, conn.Client.Addr())
 			for _, fc := range candidates {
 				if r, ok := fc.find(f.TickSeq, symh); ok && r.wire <= span.LastNS && (!found || r.wire > tick.wire) {
-					tick, tickConn, found = r, fc.key, true
+					tick, tickConn, group, found = r, fc.key, fc.group, true
 				}
 			}
 		}
@@ -380,7 +382,7 @@ func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.S
 	}
 	if !found {
 		if ht := c.byHost[conn.Client.Addr()]; ht != nil && ht.ok && ht.rec.wire <= span.LastNS {
-			tick, tickConn, found = ht.rec, ht.conn, true
+			tick, tickConn, group, found = ht.rec, ht.conn, ht.group, true
 			c.ev.Match = event.MatchLastTick
 			c.counts.OrdersLastTick++
 		}
@@ -393,7 +395,7 @@ func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.S
 		if !c.inWarmup(span.LastNS) {
 			c.total.T2T.Record(c.ev.TickToTradeNS)
 			c.window.T2T.Record(c.ev.TickToTradeNS)
-			c.feed(tickConn).group.set.T2T.Record(c.ev.TickToTradeNS)
+			group.set.T2T.Record(c.ev.TickToTradeNS) // not c.feed: that would reset a closed connection's ring
 			g := c.connGroups(conn)
 			g.exchange.set.T2T.Record(c.ev.TickToTradeNS)
 			g.trader.set.T2T.Record(c.ev.TickToTradeNS)

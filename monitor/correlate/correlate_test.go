@@ -161,13 +161,14 @@ func TestConnGroupsCappedAndClosed(t *testing.T) {
 	c.Closed(feedA, 25)
 	o := &profile.Fields{Kind: profile.Order, Symbol: []byte("BTCUSDT"), TickFeed: []byte(feedA.String()), TickSeq: 1, HasTick: true}
 	c.Order(orders, o, stream.Span{LastNS: 30}, nil)
-	if cnt := c.Counts(); cnt.OrdersExplicit != 1 || cnt.OrdersLastTick != 0 {
-		t.Fatalf("order after the feed closed: %+v", cnt)
+	c.Order(orders, o, stream.Span{LastNS: 31}, nil) // recording the first must not drop the ring
+	if cnt := c.Counts(); cnt.OrdersExplicit != 2 || cnt.OrdersLastTick != 0 {
+		t.Fatalf("orders after the feed closed: %+v", cnt)
 	}
 	// ...until closedRetain of capture time has passed since the close.
 	c.Closed(feedB, 25+closedRetain+1)
 	c.Order(orders, o, stream.Span{LastNS: 40 + closedRetain}, nil)
-	if cnt := c.Counts(); cnt.OrdersExplicit != 1 || cnt.OrdersLastTick != 1 {
+	if cnt := c.Counts(); cnt.OrdersExplicit != 2 || cnt.OrdersLastTick != 1 {
 		t.Fatalf("order long after the feed closed: %+v", cnt)
 	}
 }

@@ -16,9 +16,13 @@ const c = config();
 const tlsOpts = Object.assign(tlsOptions(c), { cert: fs.readFileSync(c.cert), key: fs.readFileSync(c.key) });
 const keylog = keylogTo(c.keylog);
 
-// now returns the exchange time E: ms (Date.now, as Binance) or µs.
+// now returns the exchange time E: ms (Date.now, as Binance) or µs. Both
+// come from the wall clock (Date.now), the clock the capture's kernel
+// timestamps use, so feed latency on loopback is never negative; in µs the
+// last three digits are 0. (performance.timeOrigin + performance.now() is a
+// monotonic estimate that was 2 ms ahead of the wall clock here.)
 function now() {
-  if (c.unit === 'us') return Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  if (c.unit === 'us') return Date.now() * 1000;
   return Date.now();
 }
 
