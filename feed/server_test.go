@@ -899,11 +899,20 @@ func TestHealthzStats(t *testing.T) {
 	if b := get("/healthz"); string(b) != "ok\n" {
 		t.Errorf("/healthz %q", b)
 	}
+	// A message is counted sent once its write returns, which can be after
+	// the client has read it: poll until the counters catch up.
 	var st Stats
-	if err := json.Unmarshal(get("/stats"), &st); err != nil {
-		t.Fatal(err)
+	var s StreamStats
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := json.Unmarshal(get("/stats"), &st); err != nil {
+			t.Fatal(err)
+		}
+		s = st.Streams["BTC-USD@ticker"]
+		if st.Sent >= 10 && s.Sent >= 10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // polling with a deadline
 	}
-	s := st.Streams["BTC-USD@ticker"]
 	if st.Clients != 1 || st.Sent < 10 || s.Sent < 10 || s.Subscribers != 1 || s.Generated < s.Sent || s.LastSeq < 10 {
 		t.Errorf("/stats %+v", st)
 	}
