@@ -117,21 +117,29 @@ func TestIntegrationEmulator(t *testing.T) {
 				time.Duration(math.Round(1.34898 * math.Sqrt2 * 300e3)), 0},
 		} {
 			t.Run(tc.p.JitterDist.String(), func(t *testing.T) {
-				e := c.startEmu(t, Symmetric(tc.p))
-				rtts := pingN(t, newPinger(t, c), 300)
-				p25, p50, p75 := percentile(rtts, 25), percentile(rtts, 50), percentile(rtts, 75)
-				iqr := p75 - p25
-				t.Logf("%s: RTT min %v p25 %v p50 %v p75 %v max %v; IQR %v (want %v)", tc.p, rtts[0], p25, p50, p75,
-					rtts[len(rtts)-1], iqr, tc.wantIQR)
-				logStats(t, e.Stats())
-				if d := p50 - 4*time.Millisecond; d < -150*time.Microsecond || d > 200*time.Microsecond {
-					t.Errorf("median RTT %v, want 4ms -150µs/+200µs", p50)
-				}
-				if r := float64(iqr) / float64(tc.wantIQR); r < 0.75 || r > 1.25 {
-					t.Errorf("RTT IQR %v, want %v ± 25%%", iqr, tc.wantIQR)
-				}
-				if tc.bound > 0 && rtts[0] < 4*time.Millisecond-tc.bound {
-					t.Errorf("RTT min %v below 4ms - %v: uniform jitter went out of bounds", rtts[0], tc.bound)
+				// The distribution is the emulator's claim when it keeps its
+				// schedule; when the machine keeps it from that (more than 5%
+				// of the frames released late, as its stats report and the
+				// lab's report warns), the RTTs measure the machine, so the
+				// attempt is said and repeated, up to three.
+				for attempt := 1; ; attempt++ {
+					e := c.startEmu(t, Symmetric(tc.p))
+					rtts := pingN(t, newPinger(t, c), 300)
+					st := e.Stats()
+					if err := e.Stop(); err != nil {
+						t.Fatal(err)
+					}
+					logStats(t, st)
+					problems := jitterProblems(t, tc.p, rtts, tc.wantIQR, tc.bound)
+					late, frames := st.AtoB.Late+st.BtoA.Late, st.AtoB.Forwarded+st.BtoA.Forwarded
+					if len(problems) > 0 && late*20 > frames && attempt < 3 {
+						t.Logf("attempt %d: the emulator released %d of %d frames late (the machine kept it from its schedule): %v; again", attempt, late, frames, problems)
+						continue
+					}
+					for _, p := range problems {
+						t.Error(p)
+					}
+					return
 				}
 			})
 		}
@@ -247,6 +255,26 @@ func TestIntegrationEmulator(t *testing.T) {
 	})
 
 	t.Run("InterfaceGone", func(t *testing.T) { runInterfaceGone(t, c) })
+}
+
+// jitterProblems checks RTTs through a link of p each way: median 4 ms,
+// interquartile range wantIQR ± 25%, and no RTT below 4 ms - bound.
+func jitterProblems(t *testing.T, p Params, rtts []time.Duration, wantIQR, bound time.Duration) []string {
+	p25, p50, p75 := percentile(rtts, 25), percentile(rtts, 50), percentile(rtts, 75)
+	iqr := p75 - p25
+	t.Logf("%s: RTT min %v p25 %v p50 %v p75 %v max %v; IQR %v (want %v)", p, rtts[0], p25, p50, p75,
+		rtts[len(rtts)-1], iqr, wantIQR)
+	var out []string
+	if d := p50 - 4*time.Millisecond; d < -150*time.Microsecond || d > 200*time.Microsecond {
+		out = append(out, fmt.Sprintf("median RTT %v, want 4ms -150µs/+200µs", p50))
+	}
+	if r := float64(iqr) / float64(wantIQR); r < 0.75 || r > 1.25 {
+		out = append(out, fmt.Sprintf("RTT IQR %v, want %v ± 25%%", iqr, wantIQR))
+	}
+	if bound > 0 && rtts[0] < 4*time.Millisecond-bound {
+		out = append(out, fmt.Sprintf("RTT min %v below 4ms - %v: uniform jitter went out of bounds", rtts[0], bound))
+	}
+	return out
 }
 
 // held is the number of frames a direction holds: received, not yet
