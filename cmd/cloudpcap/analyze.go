@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/cloudpcap/cloudpcap/lab/results"
 	"github.com/cloudpcap/cloudpcap/monitor/capture"
+	"github.com/cloudpcap/cloudpcap/monitor/correlate"
 	"github.com/cloudpcap/cloudpcap/monitor/event"
 	"github.com/cloudpcap/cloudpcap/monitor/keyring"
 	"github.com/cloudpcap/cloudpcap/monitor/pipeline"
@@ -30,6 +33,7 @@ type analyzeArgs struct {
 	summaryPath string
 	payloads    bool
 	quiet       bool
+	orderTick   *regexp.Regexp
 }
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +62,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		evw = event.NewWriter(evf, a.payloads)
 	}
 	cfg := pipeline.Config{Profile: a.prof, Keys: keys, Payloads: a.payloads}
+	if re := a.orderTick; re != nil {
+		cfg.Correlate.OrderTick = func(netip.Addr) *regexp.Regexp { return re }
+	}
 	if evw != nil {
 		cfg.Events = evw
 	}
@@ -111,8 +118,9 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeArgs, error) {
 	jsonSym := fs.String("json-symbol", "", "generic profile: path of the symbol")
 	tsUnit := fs.String("ts-unit", "auto", "generic profile: s|ms|us|ns|auto|rfc3339")
 	quiet := fs.Bool("q", false, "do not print the table")
+	orderTick := fs.String("order-tick", "", "`REGEX` whose first group finds, in each order's client order id, the sequence number of the tick that triggered it (e.g. '^bot-(\\d+)$'): exact tick-to-trade for any bot")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cloudpcap analyze CAPTURE... [--keylog FILE] [--profile NAME] [--events FILE.jsonl] [--summary FILE.json] [--payloads]")
+		fmt.Fprintln(stderr, "usage: cloudpcap analyze CAPTURE... [--keylog FILE] [--profile NAME] [--order-tick REGEX] [--events FILE.jsonl] [--summary FILE.json] [--payloads]")
 		fs.PrintDefaults()
 	}
 	files, err := parseArgs(fs, args)
@@ -130,6 +138,11 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeArgs, error) {
 	}
 	if err != nil {
 		return nil, &usageError{msg: "--profile: " + err.Error()}
+	}
+	if *orderTick != "" {
+		if a.orderTick, err = correlate.ParseOrderTick(*orderTick); err != nil {
+			return nil, &usageError{msg: "--order-tick: " + err.Error()}
+		}
 	}
 	return a, nil
 }

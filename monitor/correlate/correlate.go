@@ -17,8 +17,10 @@ package correlate
 
 import (
 	"bytes"
+	"fmt"
 	"hash/maphash"
 	"net/netip"
+	"regexp"
 	"sort"
 
 	"github.com/cloudpcap/cloudpcap/monitor/event"
@@ -45,6 +47,15 @@ type Config struct {
 	TickRing  int // recent ticks kept per feed connection for explicit matching (default 65536)
 	Labels    Labels
 	WarmupEnd int64 // events before this wire time are emitted but not in the statistics
+	// OrderTick returns the order-tick rule for the orders of a client
+	// host, nil for none: a regular expression matched against the
+	// order's client order id (as the profile reads it) whose first group
+	// is the decimal sequence number of the tick that triggered the order,
+	// in the numbering of the profile's ticks (a Binance trade id). Such an
+	// order is matched explicitly to that tick, on any feed connection of
+	// the same host and symbol; one that names a tick the capture lacks is
+	// counted in RuleMisses and falls back to the last tick.
+	OrderTick func(client netip.Addr) *regexp.Regexp
 	// MaxConnGroups bounds the per-feed-connection groups (default 256);
 	// later connections are grouped as OtherConns.
 	MaxConnGroups int
@@ -98,10 +109,15 @@ type Counts struct {
 	OrdersExplicit  int64 `json:"orders_explicit"`
 	OrdersLastTick  int64 `json:"orders_last_tick"`
 	OrdersUnmatched int64 `json:"orders_unmatched"`
-	Acks            int64 `json:"acks"`
-	AcksUnpaired    int64 `json:"acks_unpaired"`
-	Warmup          int64 `json:"warmup_excluded"`
-	GroupedAsOther  int64 `json:"feed_conns_grouped_as_other,omitempty"`
+	// Orders under an order-tick rule (Config.OrderTick) whose client order
+	// id named a tick the capture does not have (they fell back to the
+	// last tick), and whose id the rule did not match at all.
+	RuleMisses     int64 `json:"rule_misses,omitempty"`
+	RuleNoMatch    int64 `json:"rule_no_match,omitempty"`
+	Acks           int64 `json:"acks"`
+	AcksUnpaired   int64 `json:"acks_unpaired"`
+	Warmup         int64 `json:"warmup_excluded"`
+	GroupedAsOther int64 `json:"feed_conns_grouped_as_other,omitempty"`
 	Gaps
 }
 
@@ -350,42 +366,17 @@ type OrderRef struct {
 func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.Span, payload []byte) (OrderRef, error) {
 	c.counts.Orders++
 	c.ev = event.Event{Kind: profile.Order, Conn: c.text(0, conn), WireNS: span.LastNS, FirstWireNS: span.FirstNS, OrderID: f.OrderID, Payload: payload}
-	var tick tickRec
 	var tickConn stream.ConnKey
 	var group *groupStats // the tick's feed connection's
-	found := false
-	if f.HasTick && len(f.TickFeed) > 0 {
-		key, ok := c.lastFeedKey, c.lastFeedOK
-		if !bytes.Equal(f.TickFeed, c.lastFeedRaw) {
-			key, ok = parseConn(f.TickFeed)
-			if !ok { // a bare server address "ip:port"
-				if sv, err := netip.ParseAddrPort(string(f.TickFeed)); err == nil {
-					key, ok = stream.ConnKey{Server: sv}, true
-				}
-			}
-			c.lastFeedRaw = append(c.lastFeedRaw[:0], f.TickFeed...)
-			c.lastFeedKey, c.lastFeedOK = key, ok
-		}
-		if ok {
-			symh := maphash.Bytes(c.seed, f.Symbol)
-			candidates := c.candidates(key, conn.Client.Addr())
-			for _, fc := range candidates {
-				if r, ok := fc.find(f.TickSeq, symh); ok && r.wire <= span.LastNS && (!found || r.wire > tick.wire) {
-					tick, tickConn, group, found = r, fc.key, fc.group, true
-				}
-			}
-		}
-		if found {
-			c.ev.Match = event.MatchExplicit
-			c.counts.OrdersExplicit++
-		}
-	}
-	if !found {
-		if ht := c.byHost[conn.Client.Addr()]; ht != nil && ht.ok && ht.rec.wire <= span.LastNS {
-			tick, tickConn, group, found = ht.rec, ht.conn, ht.group, true
-			c.ev.Match = event.MatchLastTick
-			c.counts.OrdersLastTick++
-		}
+	tick, fc, found := c.namedTick(conn, f, span.LastNS)
+	if found {
+		tickConn, group = fc.key, fc.group
+		c.ev.Match = event.MatchExplicit
+		c.counts.OrdersExplicit++
+	} else if ht := c.byHost[conn.Client.Addr()]; ht != nil && ht.ok && ht.rec.wire <= span.LastNS {
+		tick, tickConn, group, found = ht.rec, ht.conn, ht.group, true
+		c.ev.Match = event.MatchLastTick
+		c.counts.OrdersLastTick++
 	}
 	if !found {
 		c.counts.OrdersUnmatched++
@@ -402,6 +393,99 @@ func (c *Correlator) Order(conn stream.ConnKey, f *profile.Fields, span stream.S
 		}
 	}
 	return OrderRef{WireNS: span.LastNS, Conn: conn, valid: true}, c.emit()
+}
+
+// namedTick finds the tick an order names, captured no later than the
+// order (wire): the one its body names (tick_feed and tick_seq, the lab
+// trader's extension), else the one its client order id names under the
+// host's order-tick rule.
+func (c *Correlator) namedTick(conn stream.ConnKey, f *profile.Fields, wire int64) (tickRec, *feedConn, bool) {
+	symh := maphash.Bytes(c.seed, f.Symbol)
+	if f.HasTick && len(f.TickFeed) > 0 {
+		key, ok := c.lastFeedKey, c.lastFeedOK
+		if !bytes.Equal(f.TickFeed, c.lastFeedRaw) {
+			key, ok = parseConn(f.TickFeed)
+			if !ok { // a bare server address "ip:port"
+				if sv, err := netip.ParseAddrPort(string(f.TickFeed)); err == nil {
+					key, ok = stream.ConnKey{Server: sv}, true
+				}
+			}
+			c.lastFeedRaw = append(c.lastFeedRaw[:0], f.TickFeed...)
+			c.lastFeedKey, c.lastFeedOK = key, ok
+		}
+		if ok {
+			return latest(c.candidates(key, conn.Client.Addr()), f.TickSeq, symh, wire)
+		}
+		return tickRec{}, nil, false
+	}
+	if c.cfg.OrderTick == nil {
+		return tickRec{}, nil, false
+	}
+	re := c.cfg.OrderTick(conn.Client.Addr())
+	if re == nil {
+		return tickRec{}, nil, false
+	}
+	seq, ok := RuleSeq(re, f.OrderID)
+	if !ok {
+		c.counts.RuleNoMatch++
+		return tickRec{}, nil, false
+	}
+	var feeds []*feedConn
+	for k, fc := range c.feeds {
+		if k.Client.Addr() == conn.Client.Addr() {
+			feeds = append(feeds, fc)
+		}
+	}
+	r, fc, found := latest(feeds, seq, symh, wire)
+	if !found {
+		c.counts.RuleMisses++
+	}
+	return r, fc, found
+}
+
+// ParseOrderTick compiles an order-tick rule (Config.OrderTick): a Go
+// regular expression (RE2 syntax) with at least one group, the first of
+// which captures the tick's sequence number.
+func ParseOrderTick(expr string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("order-tick rule %#q: %w", expr, err)
+	}
+	if re.NumSubexp() < 1 {
+		return nil, fmt.Errorf("order-tick rule %#q has no group: put the tick's sequence number in the first one, as in ^bot-(\\d+)$", expr)
+	}
+	return re, nil
+}
+
+// RuleSeq is the tick sequence number an order-tick rule finds in a client
+// order id: the rule's first group, a decimal number.
+func RuleSeq(re *regexp.Regexp, orderID []byte) (uint64, bool) {
+	m := re.FindSubmatchIndex(orderID)
+	if len(m) < 4 || m[2] < 0 {
+		return 0, false
+	}
+	digits := orderID[m[2]:m[3]]
+	var n uint64
+	for _, d := range digits {
+		if d < '0' || d > '9' || n > (1<<64-1-uint64(d-'0'))/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(d-'0')
+	}
+	return n, len(digits) > 0
+}
+
+// latest is the most recent tick seq of symbol symh on any of feeds that
+// was captured no later than wire.
+func latest(feeds []*feedConn, seq, symh uint64, wire int64) (tickRec, *feedConn, bool) {
+	var tick tickRec
+	var from *feedConn
+	for _, fc := range feeds {
+		if r, ok := fc.find(seq, symh); ok && r.wire <= wire && (from == nil || r.wire > tick.wire) {
+			tick, from = r, fc
+		}
+	}
+	return tick, from, from != nil
 }
 
 // candidates returns the feed connections an order's tick reference may

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -197,5 +198,74 @@ func TestClosedFeedsBounded(t *testing.T) {
 	}
 	if _, ok := c.feeds[last].find(1, maphash.Bytes(c.seed, []byte("BTCUSDT"))); ok {
 		t.Fatal("the reused 4-tuple kept the old connection's ticks")
+	}
+}
+
+type orderSink struct{ got []event.Event }
+
+func (s *orderSink) Event(e *event.Event) error {
+	if e.Kind == profile.Order {
+		s.got = append(s.got, *e)
+	}
+	return nil
+}
+
+// An order-tick rule credits an order to the tick its client order id
+// names, also when newer ticks arrived before the order (a bot that queues
+// its orders); a named tick the capture lacks falls back to the last tick
+// and is counted, and so is an id the rule does not match. The lab
+// trader's explicit reference in the body comes first.
+func TestOrderTickRule(t *testing.T) {
+	re := regexp.MustCompile(`^bot-(\d+)$`)
+	var sink orderSink
+	c := New(Config{OrderTick: func(a netip.Addr) *regexp.Regexp {
+		if a == orders.Client.Addr() {
+			return re
+		}
+		return nil
+	}}, &sink)
+	for i := uint64(1); i <= 5; i++ {
+		c.Tick(feedA, tick(i, 1), stream.Span{LastNS: int64(10 * i)}, nil)
+	}
+	order := func(id string, at int64) {
+		f := &profile.Fields{Kind: profile.Order, Symbol: []byte("BTCUSDT"), OrderID: []byte(id)}
+		c.Order(orders, f, stream.Span{LastNS: at}, nil)
+	}
+	order("bot-2", 60) // ticks 3..5 came after tick 2: still tick 2
+	order("bot-9", 70) // not captured: last tick (5)
+	order("other", 80) // no match: last tick (5)
+	want := []struct {
+		match event.Match
+		seq   uint64
+	}{{event.MatchExplicit, 2}, {event.MatchLastTick, 5}, {event.MatchLastTick, 5}}
+	for i, w := range want {
+		if g := sink.got[i]; g.Match != w.match || g.TickSeq != w.seq {
+			t.Errorf("order %s: match %v tick %d, want %v %d", g.OrderID, g.Match, g.TickSeq, w.match, w.seq)
+		}
+	}
+	if cnt := c.Counts(); cnt.OrdersExplicit != 1 || cnt.RuleMisses != 1 || cnt.RuleNoMatch != 1 || cnt.OrdersLastTick != 2 {
+		t.Errorf("counts %+v", cnt)
+	}
+}
+
+func TestRuleSeq(t *testing.T) {
+	for _, c := range []struct {
+		re, id string
+		seq    uint64
+		ok     bool
+	}{
+		{`^x-(\d+)$`, "x-42", 42, true},
+		{`(\d+)`, "t1-0-17", 1, true},
+		{`-(\d+)$`, "t1-0-17", 17, true},
+		{`^x-(\d+)$`, "y-42", 0, false},
+		{`^x-(\d*)$`, "x-", 0, false},
+		{`^x-(\d+)$`, "x-18446744073709551616", 0, false}, // overflows uint64
+		{`^x-(\w+)$`, "x-12ab", 0, false},
+		{`^x-(\d+)?$`, "x-", 0, false}, // the group did not take part
+	} {
+		seq, ok := RuleSeq(regexp.MustCompile(c.re), []byte(c.id))
+		if seq != c.seq || ok != c.ok {
+			t.Errorf("RuleSeq(%s, %s) = %d, %v; want %d, %v", c.re, c.id, seq, ok, c.seq, c.ok)
+		}
 	}
 }

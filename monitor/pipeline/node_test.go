@@ -23,18 +23,21 @@ const nodePair = "testdata/nodepair"
 
 // nodeConfig is the JSON that server.js and client.js read.
 type nodeConfig struct {
-	TLS       string `json:"tls"`
-	Cipher    string `json:"cipher,omitempty"`
-	Deflate   bool   `json:"deflate"`
-	Unit      string `json:"unit"` // E in "ms" (Binance) or "us"
-	Ticks     int    `json:"ticks"`
-	Big       int    `json:"big,omitempty"` // every n-th tick carries ~30 KB
-	NameTick  bool   `json:"nameTick"`
-	Cert      string `json:"cert"`
-	Key       string `json:"key"`
-	Keylog    string `json:"keylog"`
-	FeedPort  int    `json:"feedPort,omitempty"`
-	OrderPort int    `json:"orderPort,omitempty"`
+	TLS      string `json:"tls"`
+	Cipher   string `json:"cipher,omitempty"`
+	Deflate  bool   `json:"deflate"`
+	Unit     string `json:"unit"` // E in "ms" (Binance) or "us"
+	Ticks    int    `json:"ticks"`
+	Big      int    `json:"big,omitempty"` // every n-th tick carries ~30 KB
+	NameTick bool   `json:"nameTick"`
+	// OrderDelay (ms) holds every order back so that newer ticks arrive
+	// before it is sent.
+	OrderDelay int    `json:"orderDelay,omitempty"`
+	Cert       string `json:"cert"`
+	Key        string `json:"key"`
+	Keylog     string `json:"keylog"`
+	FeedPort   int    `json:"feedPort,omitempty"`
+	OrderPort  int    `json:"orderPort,omitempty"`
 }
 
 var (
@@ -101,14 +104,18 @@ func TestIntegrationNodePair(t *testing.T) {
 	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600)
 
 	cases := []struct {
-		name  string
-		cfg   nodeConfig
-		suite string
+		name      string
+		cfg       nodeConfig
+		suite     string
+		orderTick string // analyze --order-tick
 	}{
-		{"tls13-aes256gcm-deflate-ms", nodeConfig{TLS: "1.3", Cipher: "TLS_AES_256_GCM_SHA384", Deflate: true, Unit: "ms", Ticks: 24, Big: 10}, "TLS_AES_256_GCM_SHA384"},
-		{"tls13-chacha20-us-named", nodeConfig{TLS: "1.3", Cipher: "TLS_CHACHA20_POLY1305_SHA256", Unit: "us", Ticks: 24, NameTick: true}, "TLS_CHACHA20_POLY1305_SHA256"},
-		{"tls12-aes128gcm-deflate-us", nodeConfig{TLS: "1.2", Cipher: "ECDHE-ECDSA-AES128-GCM-SHA256", Deflate: true, Unit: "us", Ticks: 24}, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
-		{"tls12-chacha20-ms-big", nodeConfig{TLS: "1.2", Cipher: "ECDHE-ECDSA-CHACHA20-POLY1305", Unit: "ms", Ticks: 24, Big: 8}, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
+		{"tls13-aes256gcm-deflate-ms", nodeConfig{TLS: "1.3", Cipher: "TLS_AES_256_GCM_SHA384", Deflate: true, Unit: "ms", Ticks: 24, Big: 10}, "TLS_AES_256_GCM_SHA384", ""},
+		{"tls13-chacha20-us-named", nodeConfig{TLS: "1.3", Cipher: "TLS_CHACHA20_POLY1305_SHA256", Unit: "us", Ticks: 24, NameTick: true}, "TLS_CHACHA20_POLY1305_SHA256", ""},
+		{"tls12-aes128gcm-deflate-us", nodeConfig{TLS: "1.2", Cipher: "ECDHE-ECDSA-AES128-GCM-SHA256", Deflate: true, Unit: "us", Ticks: 24}, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", ""},
+		{"tls12-chacha20-ms-big", nodeConfig{TLS: "1.2", Cipher: "ECDHE-ECDSA-CHACHA20-POLY1305", Unit: "ms", Ticks: 24, Big: 8}, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", ""},
+		// The bot's client order ids name their ticks (node-<trade id>) and
+		// its orders leave after newer ticks: the rule credits each to its own.
+		{"tls13-aes128-us-order-tick", nodeConfig{TLS: "1.3", Cipher: "TLS_AES_128_GCM_SHA256", Unit: "us", Ticks: 24, OrderDelay: 5}, "TLS_AES_128_GCM_SHA256", `^node-(\d+)$`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +135,11 @@ func TestIntegrationNodePair(t *testing.T) {
 			})
 
 			evPath, sumPath := filepath.Join(d, "e.jsonl"), filepath.Join(d, "s.json")
-			cmd := exec.Command(bin, "analyze", "--keylog", cfg.Keylog, "--profile", "binance", "--events", evPath, "--summary", sumPath, "--payloads", "-q", capPath)
+			args := []string{"analyze", "--keylog", cfg.Keylog, "--profile", "binance", "--events", evPath, "--summary", sumPath, "--payloads", "-q", capPath}
+			if tc.orderTick != "" {
+				args = append(args, "--order-tick", tc.orderTick)
+			}
+			cmd := exec.Command(bin, args...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("cloudpcap analyze: %v: %s", err, out)
 			}
@@ -147,7 +158,7 @@ func TestIntegrationNodePair(t *testing.T) {
 			}
 			theirs := tsharkMsgs(t, capPath, cfg.Keylog, []int{srv.Feed, srv.Orders})
 			compareMsgs(t, tc.name, theirs, a.msgs())
-			checkNode(t, a, theirs, cfg, res)
+			checkNode(t, a, theirs, cfg, res, tc.orderTick != "")
 			tlsConns := 0
 			for _, c := range sum.Connections {
 				if c.Server != fmt.Sprintf("127.0.0.1:%d", srv.Feed) && c.Server != fmt.Sprintf("127.0.0.1:%d", srv.Orders) {
@@ -167,7 +178,7 @@ func TestIntegrationNodePair(t *testing.T) {
 
 // checkNode checks the latencies of our events against tshark's frame
 // times and the exchange times in the payloads.
-func checkNode(t *testing.T, a *analysis, theirs []msg, cfg nodeConfig, res *nodeResult) {
+func checkNode(t *testing.T, a *analysis, theirs []msg, cfg nodeConfig, res *nodeResult, rule bool) {
 	t.Helper()
 	ticks, orders, acks := a.kind("tick"), a.kind("order"), a.kind("ack")
 	if len(ticks) != cfg.Ticks || len(orders) != len(res.Orders) || len(acks) != len(res.Orders) {
@@ -203,6 +214,7 @@ func checkNode(t *testing.T, a *analysis, theirs []msg, cfg nodeConfig, res *nod
 		at[m.Payload] = m.NS
 	}
 	orderAt := map[string]int64{}
+	newer := 0 // orders named after a tick older than the last one before them
 	for i, e := range orders {
 		want := res.Orders[i]
 		ow, ok := at[*e.Payload]
@@ -212,17 +224,16 @@ func checkNode(t *testing.T, a *analysis, theirs []msg, cfg nodeConfig, res *nod
 		}
 		// The tick the order must be tied to, from tshark's times.
 		var tw int64
-		if cfg.NameTick {
+		if cfg.NameTick || rule {
 			tw = tickAt[want.Tick]
 			if e.Match != "explicit" || e.TickSeq != want.Tick {
 				t.Errorf("order %s: match %s tick %d, want explicit %d", e.OrderID, e.Match, e.TickSeq, want.Tick)
 			}
-		} else {
-			for _, ts := range tickTimes {
-				if ts < ow {
-					tw = ts
-				}
+			if last := lastBefore(tickTimes, ow); last != tw {
+				newer++
 			}
+		} else {
+			tw = lastBefore(tickTimes, ow)
 			if e.Match != "last_tick" {
 				t.Errorf("order %s: match %s, want last_tick", e.OrderID, e.Match)
 			}
@@ -238,7 +249,21 @@ func checkNode(t *testing.T, a *analysis, theirs []msg, cfg nodeConfig, res *nod
 			t.Errorf("ack %d: %+v; tshark ack at %d, order at %d", i, e, aw, orderAt[e.OrderID])
 		}
 	}
-	t.Logf("%d ticks, %d orders, %d acks: latencies equal tshark's frame-time differences", len(ticks), len(orders), len(acks))
+	if rule && newer == 0 {
+		t.Errorf("no order left after a newer tick: the order-tick case proves nothing (raise orderDelay)")
+	}
+	t.Logf("%d ticks, %d orders (%d sent after newer ticks), %d acks: latencies equal tshark's frame-time differences", len(ticks), len(orders), newer, len(acks))
+}
+
+// lastBefore is the last of the sorted times ts before t (0 for none).
+func lastBefore(ts []int64, t int64) int64 {
+	var last int64
+	for _, x := range ts {
+		if x < t {
+			last = x
+		}
+	}
+	return last
 }
 
 type nodeServer struct {

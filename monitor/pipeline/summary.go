@@ -199,7 +199,21 @@ func (p *Pipeline) Summary(cs capture.Stats, files []string, warnings []capture.
 	if d.KeyLog.Conflicts > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("the key log has %d conflicting entries (first kept)", d.KeyLog.Conflicts))
 	}
+	s.Warnings = append(s.Warnings, ruleWarnings(d.Counts)...)
 	return s, nil
+}
+
+// ruleWarnings says when the order-tick rule could not do its job: orders
+// whose id named a tick the capture lacks, or did not match the rule.
+func ruleWarnings(c correlate.Counts) []string {
+	var w []string
+	if c.RuleMisses > 0 {
+		w = append(w, fmt.Sprintf("%d orders named a tick (order-tick rule) that the capture does not have: tick-to-trade falls back to the last tick for them", c.RuleMisses))
+	}
+	if c.RuleNoMatch > 0 {
+		w = append(w, fmt.Sprintf("%d orders' client order ids did not match the order-tick rule: tick-to-trade falls back to the last tick for them", c.RuleNoMatch))
+	}
+	return w
 }
 
 // Analysed reports whether the analysis found anything to measure: decoded

@@ -20,6 +20,7 @@ const ws = new WebSocket(`wss://127.0.0.1:${c.feedPort}/ws/ethusdt@trade`, Objec
 const sent = [];
 let ticks = 0;
 let queue = Promise.resolve();
+const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function order(seq, feedName) {
   const body = { symbol: 'ETHUSDT', side: 'BUY', type: 'LIMIT', timeInForce: 'GTC', quantity: '0.10', price: '3000.00', newClientOrderId: `node-${seq}` };
@@ -46,7 +47,9 @@ ws.on('message', (data) => {
   ticks++;
   if (m.t % c.orderEvery === 0) {
     const name = `127.0.0.1:${ws._socket.localPort}-127.0.0.1:${c.feedPort}`;
-    queue = queue.then(() => order(m.t, name));
+    // orderDelay holds each order back, so newer ticks arrive before it
+    // (a bot whose orders queue behind its decisions).
+    queue = queue.then(() => wait(c.orderDelay || 0)).then(() => order(m.t, name));
   }
 });
 ws.on('close', () => {
