@@ -157,7 +157,13 @@ func TestIntegrationRunQuick(t *testing.T) {
 }
 
 // An injected one-way delay on the exchange's link moves feed latency by that
-// delay and order-to-ack by twice it, within a stated tolerance.
+// delay and order-to-ack by twice it, within a stated tolerance. Feed
+// latency is judged at the median. Order-to-ack also holds the order API's
+// processing, which a loaded machine delays at the median by up to a
+// millisecond more in the delayed run (the emulator's real-time thread
+// takes one of the two cores; seen here: +4.92 ms for 4 ms); the link's
+// delay is a constant added to every order and its ack, so it is judged on
+// the minimum, which processing noise can only raise.
 func TestIntegrationDelayRecovered(t *testing.T) {
 	requireLab(t)
 	scen := writeScenario(t, base)
@@ -165,16 +171,16 @@ func TestIntegrationDelayRecovered(t *testing.T) {
 	b := run(t, scen, "exchanges.0.link.delay=2ms")
 	noLeftovers(t, append(runIDs(a), runIDs(b)...)...)
 	const tol = 400_000 // 0.4 ms: emulator release error plus scheduling on 2 busy cores
-	df := b.Summary.Metrics["feed_latency"].P50NS - a.Summary.Metrics["feed_latency"].P50NS
-	da := b.Summary.Metrics["order_to_ack"].P50NS - a.Summary.Metrics["order_to_ack"].P50NS
-	t.Logf("feed p50 %d -> %d ns (delta %d), order-to-ack p50 %d -> %d ns (delta %d), mechanism %s",
-		a.Summary.Metrics["feed_latency"].P50NS, b.Summary.Metrics["feed_latency"].P50NS, df,
-		a.Summary.Metrics["order_to_ack"].P50NS, b.Summary.Metrics["order_to_ack"].P50NS, da, b.Env.Mechanism)
+	fa, fb := a.Summary.Metrics["feed_latency"], b.Summary.Metrics["feed_latency"]
+	oa, ob := a.Summary.Metrics["order_to_ack"], b.Summary.Metrics["order_to_ack"]
+	df, da := fb.P50NS-fa.P50NS, ob.MinNS-oa.MinNS
+	t.Logf("feed p50 %d -> %d ns (delta %d); order-to-ack min %d -> %d ns (delta %d), p50 %d -> %d ns (delta %d); mechanism %s",
+		fa.P50NS, fb.P50NS, df, oa.MinNS, ob.MinNS, da, oa.P50NS, ob.P50NS, ob.P50NS-oa.P50NS, b.Env.Mechanism)
 	if df < 2_000_000-tol || df > 2_000_000+tol {
-		t.Errorf("feed latency moved by %d ns, want 2 ms ± %d", df, tol)
+		t.Errorf("feed latency p50 moved by %d ns, want 2 ms ± %d", df, tol)
 	}
-	if da < 4_000_000-tol || da > 4_000_000+2*tol {
-		t.Errorf("order-to-ack moved by %d ns, want 4 ms ± %d", da, 2*tol)
+	if da < 4_000_000-tol || da > 4_000_000+tol {
+		t.Errorf("order-to-ack min moved by %d ns, want 4 ms ± %d", da, tol)
 	}
 }
 
